@@ -1,0 +1,1 @@
+"""Python clients (sync and asyncio) for the ticket-router gRPC API."""

@@ -1,0 +1,1 @@
+"""Agent queues on Redis: atomic enqueue, offer, accept, reject, expire, complete (Lua)."""

@@ -1,0 +1,1 @@
+"""Scoring: features, LightGBM models for category, priority and SLA risk, explanations."""
