@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -158,50 +158,17 @@ class BusinessCalendar:
             InvalidArgument: listing every problem found.
         """
         problems: list[str] = []
-        zone = None
-        try:
-            zone = _zone(timezone)
-        except InvalidArgument as error:
-            problems.append(str(error))
-        if isinstance(hours, Mapping):
-            per_day = dict(hours)
-        else:
-            per_day = {}
-            for day in working_days:
-                per_day[str(day)] = hours
-        week: list[tuple[WorkingInterval, ...]] = [() for _ in WEEKDAYS]
-        for day, texts in per_day.items():
-            key = str(day).strip().lower()[:3]
-            if key not in WEEKDAYS:
-                problems.append(f"unknown working day {day!r}: use one of {', '.join(WEEKDAYS)}")
-                continue
-            intervals = []
-            for text in [texts] if isinstance(texts, str) else texts:
-                try:
-                    intervals.append(WorkingInterval.parse(text))
-                except InvalidArgument as error:
-                    problems.append(str(error))
-            intervals.sort()
-            for before, after in itertools.pairwise(intervals):
-                if after.start < before.end:
-                    problems.append(f"working hours {before} and {after} on {key} overlap")
-            week[WEEKDAYS.index(key)] = tuple(intervals)
-        parsed_holidays: set[date] = set()
-        for holiday in holidays:
-            if isinstance(holiday, datetime):
-                problems.append(f"holiday {holiday!r} must be a date, not a date and time")
-            elif isinstance(holiday, date):
-                parsed_holidays.add(holiday)
-            else:
-                try:
-                    parsed_holidays.add(date.fromisoformat(str(holiday)))
-                except ValueError:
-                    problems.append(f"holiday {holiday!r} is not a date YYYY-MM-DD")
-        if not problems and not any(week):
-            problems.append("the calendar has no working time: give at least one day with hours")
-        if problems or zone is None:
+        calendar = assemble_calendar(
+            timezone=timezone,
+            working_days=working_days,
+            hours=hours,
+            holidays=holidays,
+            name=name,
+            report=lambda _path, message: problems.append(message),
+        )
+        if calendar is None:
             raise InvalidArgument("; ".join(problems))
-        return cls(zone, tuple(week), frozenset(parsed_holidays), name)
+        return calendar
 
     @classmethod
     def always(cls, timezone: str = "UTC") -> BusinessCalendar:
@@ -394,6 +361,121 @@ class BusinessCalendar:
             else:
                 high = middle
         return high
+
+
+Reporter = Callable[[tuple[str | int, ...], str], None]
+"""Receives each problem with the path (inside the calendar's settings) it concerns."""
+
+_DAY_NAMES = {
+    **{day: index for index, day in enumerate(WEEKDAYS)},
+    **{
+        day: index
+        for index, day in enumerate(
+            ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+        )
+    },
+}
+
+
+def assemble_calendar(
+    *,
+    timezone: object,
+    working_days: Iterable[object],
+    hours: Sequence[str] | Mapping[str, Sequence[str] | str],
+    holidays: Iterable[object],
+    name: str,
+    report: Reporter,
+) -> BusinessCalendar | None:
+    """Validate calendar settings, reporting every problem instead of raising.
+
+    Args:
+        timezone, working_days, hours, holidays, name: as for `BusinessCalendar.build`.
+        report: called with (path inside the settings, message) for each problem, e.g.
+            (("hours", "mon", 1), "working hours '9-5': ...").
+
+    Returns:
+        The calendar, or None when a problem was reported.
+    """
+    count = 0
+
+    def problem(path: tuple[str | int, ...], message: str) -> None:
+        nonlocal count
+        count += 1
+        report(path, message)
+
+    zone = None
+    try:
+        zone = _zone(str(timezone))
+    except InvalidArgument as error:
+        problem(("timezone",), str(error))
+    week = _assemble_week(working_days, hours, problem)
+    parsed_holidays = _assemble_holidays(holidays, problem)
+    if not count and not any(week):
+        problem((), "the calendar has no working time: give at least one working day with hours")
+    if count or zone is None:
+        return None
+    return BusinessCalendar(zone, week, parsed_holidays, name)
+
+
+def _assemble_week(
+    working_days: Iterable[object],
+    hours: Sequence[str] | Mapping[str, Sequence[str] | str],
+    problem: Reporter,
+) -> tuple[tuple[WorkingInterval, ...], ...]:
+    week: list[tuple[WorkingInterval, ...]] = [() for _ in WEEKDAYS]
+    per_day: list[tuple[tuple[str | int, ...], object, tuple[WorkingInterval, ...]]]
+    if isinstance(hours, Mapping):
+        per_day = [
+            (("hours", str(day)), day, _parse_intervals(texts, ("hours", str(day)), problem))
+            for day, texts in hours.items()
+        ]
+    else:
+        shared = _parse_intervals(hours, ("hours",), problem)
+        per_day = [(("working_days", i), day, shared) for i, day in enumerate(working_days)]
+    for day_path, day, intervals in per_day:
+        index = _DAY_NAMES.get(str(day).strip().lower())
+        if index is None:
+            problem(day_path, f"unknown working day {day!r}: use one of {', '.join(WEEKDAYS)}")
+        elif week[index]:
+            problem(day_path, f"{day} is given twice; list each working day once")
+        else:
+            week[index] = intervals
+    return tuple(week)
+
+
+def _parse_intervals(
+    texts: object, path: tuple[str | int, ...], problem: Reporter
+) -> tuple[WorkingInterval, ...]:
+    items = [texts] if isinstance(texts, str) else texts
+    if not isinstance(items, Sequence):
+        problem(path, 'working hours must be a list such as ["09:00-17:00"]')
+        return ()
+    intervals = []
+    for position, text in enumerate(items):
+        try:
+            intervals.append(WorkingInterval.parse(str(text)))
+        except InvalidArgument as error:
+            problem(path if isinstance(texts, str) else (*path, position), str(error))
+    intervals.sort()
+    for before, after in itertools.pairwise(intervals):
+        if after.start < before.end:
+            problem(path, f"working hours {before} and {after} overlap")
+    return tuple(intervals)
+
+
+def _assemble_holidays(holidays: Iterable[object], problem: Reporter) -> frozenset[date]:
+    parsed: set[date] = set()
+    for position, holiday in enumerate(holidays):
+        if isinstance(holiday, datetime):
+            problem(("holidays", position), f"holiday {holiday} must be a date without a time")
+        elif isinstance(holiday, date):
+            parsed.add(holiday)
+        else:
+            try:
+                parsed.add(date.fromisoformat(str(holiday)))
+            except ValueError:
+                problem(("holidays", position), f"holiday {holiday!r} is not a date YYYY-MM-DD")
+    return frozenset(parsed)
 
 
 def _overlap(spans: Iterable[Span], low: datetime, high: datetime) -> timedelta:
