@@ -1,1 +1,39 @@
 """Agent queues on Redis: atomic enqueue, offer, accept, reject, expire, complete (Lua)."""
+
+from queues.events import AsyncEventReader, Event, EventReader, EventType
+from queues.keys import Keys
+from queues.models import (
+    AgentState,
+    AgentStatus,
+    AgentUpdate,
+    Assignment,
+    Candidate,
+    Offer,
+    Policy,
+    QueueConfig,
+    QueueStats,
+    TicketState,
+    TicketStatus,
+)
+from queues.store import AsyncQueueStore, QueueStore
+
+__all__ = [
+    "AgentState",
+    "AgentStatus",
+    "AgentUpdate",
+    "Assignment",
+    "AsyncEventReader",
+    "AsyncQueueStore",
+    "Candidate",
+    "Event",
+    "EventReader",
+    "EventType",
+    "Keys",
+    "Offer",
+    "Policy",
+    "QueueConfig",
+    "QueueStats",
+    "QueueStore",
+    "TicketState",
+    "TicketStatus",
+]

@@ -1,0 +1,27 @@
+"""The Lua scripts: read once from queues/scripts/*.lua, each prefixed with the shared prelude."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from queues.keys import lua_key_functions
+
+PRELUDE = "_prelude.lua"
+"""Helpers shared by every script; `--@KEY_FUNCTIONS@` marks where the key functions go."""
+
+KEY_FUNCTIONS_MARK = "--@KEY_FUNCTIONS@"
+
+
+@cache
+def script_sources() -> dict[str, str]:
+    """Script name (file name without `.lua`) -> full source, prelude included."""
+    folder = resources.files("queues") / "scripts"
+    prelude = (folder / PRELUDE).read_text(encoding="utf-8")
+    prelude = prelude.replace(KEY_FUNCTIONS_MARK, lua_key_functions())
+    sources = {}
+    for entry in folder.iterdir():
+        if entry.name.endswith(".lua") and entry.name != PRELUDE:
+            body = entry.read_text(encoding="utf-8")
+            sources[entry.name.removesuffix(".lua")] = f"{prelude}\n-- {entry.name}\n{body}"
+    return sources

@@ -1,0 +1,413 @@
+"""Every queue operation as a `Call`: input checks, script arguments and reply parsing, shared by
+the sync and asyncio stores (queues/store.py) so each idea is written once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from queues.execution import Call, text
+from queues.keys import Keys, check_name
+from queues.models import (
+    AgentState,
+    AgentStatus,
+    AgentUpdate,
+    Assignment,
+    Candidate,
+    Offer,
+    Policy,
+    QueueConfig,
+    QueueStats,
+    TicketState,
+)
+from router.errors import InvalidArgument
+from router.settings import DEFAULT_OFFER_TIMEOUT_S
+
+DEFAULT_COOLOFF_S = 60.0
+"""How long an agent who rejected a ticket (or let its offer expire) is not offered it again."""
+
+HEAD_WINDOW = 16
+"""How many waiting tickets from the head of a queue one assign call may try (a ticket no agent
+can take does not block the ones behind it; beyond this depth it does, until agents change)."""
+
+CANDIDATE_BOUND = 64
+"""How many agents of the most selective index one assign call examines per ticket. Only agents
+cooling off from the ticket or missing a second required skill are passed over, so the first
+candidate nearly always fits; this caps the worst case at O(bound x log N)."""
+
+STREAM_MAXLEN = 1_000_000
+"""Approximate cap of the event stream; consumers must keep up within this many events."""
+
+MAX_SKILL_LEVEL = 10
+"""Skill levels run 1..10; an agent is indexed once per level up to its own."""
+
+MAX_PRIORITY = 99
+MAX_CAPACITY = 1000
+MAX_ID_CHARS = 200
+MAX_DATA_BYTES = 64 * 1024
+MAX_BATCH = 1000
+"""Most offers or tickets one expire/purge call handles."""
+
+DEFAULT_EXPLAIN_LIMIT = 200
+"""Most agents explain_candidates examines."""
+
+
+def _identifier(value: str, field: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARS:
+        raise InvalidArgument(f"must be a non-empty string of at most {MAX_ID_CHARS} characters",
+                              field=field)
+    if any(ord(char) < 32 for char in value):
+        raise InvalidArgument("must not contain control characters", field=field)
+    return value
+
+
+def _levels(skills: Mapping[str, int] | None, field: str) -> dict[str, int]:
+    result = {}
+    for name, level in (skills or {}).items():
+        check_name(name, field)
+        if isinstance(level, bool) or not isinstance(level, int) or not (
+            1 <= level <= MAX_SKILL_LEVEL
+        ):
+            raise InvalidArgument(f"level of skill {name!r} must be an integer from 1 to "
+                                  f"{MAX_SKILL_LEVEL}, got {level!r}", field=field)
+        result[name] = level
+    return result
+
+
+def _priority(priority: int) -> int:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not (
+        1 <= priority <= MAX_PRIORITY
+    ):
+        raise InvalidArgument(f"must be an integer from 1 (most urgent) to {MAX_PRIORITY}, "
+                              f"got {priority!r}", field="priority")
+    return priority
+
+
+def _ms(seconds: float | None, field: str) -> str:
+    if seconds is None:
+        return ""
+    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
+        raise InvalidArgument(f"must be a time in seconds since the epoch, got {seconds!r}",
+                              field=field)
+    return str(round(seconds * 1000))
+
+
+def _duration_ms(seconds: float, field: str, *, allow_zero: bool = False) -> int:
+    valid = isinstance(seconds, int | float) and math.isfinite(seconds)
+    if not valid or seconds < 0 or (seconds == 0 and not allow_zero):
+        raise InvalidArgument(f"must be a positive number of seconds, got {seconds!r}",
+                              field=field)
+    return max(1, round(seconds * 1000)) if seconds else 0
+
+
+def _limit(limit: int, field: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_BATCH:
+        raise InvalidArgument(f"must be an integer from 1 to {MAX_BATCH}", field=field)
+    return limit
+
+
+def _enum(enum: type[AgentStatus] | type[Policy], value: str, field: str) -> str:
+    try:
+        return enum(value).value
+    except ValueError:
+        choices = ", ".join(member.value for member in enum)
+        raise InvalidArgument(f"{value!r} is not one of {choices}", field=field) from None
+
+
+def _optional_ticket(reply: Any) -> TicketState | None:
+    return TicketState.from_record(json.loads(text(reply))) if reply is not None else None
+
+
+def _optional_agent(reply: Any) -> AgentState | None:
+    return AgentState.from_record(reply["agent"]) if reply else None
+
+
+def _offers(records: Any) -> list[Offer]:
+    return [Offer.from_record(record) for record in records or []]
+
+
+def _optional_offer(record: Any) -> Offer | None:
+    return Offer.from_record(record) if record else None
+
+
+def _assignment(record: Any) -> Assignment:
+    return Assignment.from_ticket(TicketState.from_record(record))
+
+
+def _agent_update(reply: Any) -> AgentUpdate:
+    return AgentUpdate(
+        agent=AgentState.from_record(reply["agent"]),
+        handed_back=_offers(reply["handed_back"]),
+        created=bool(reply.get("created", False)),
+    )
+
+
+def _queue_stats(queue: str) -> Any:
+    def parse(reply: Any) -> QueueStats:
+        oldest = reply["oldest_enqueued_ms"]
+        return QueueStats(
+            queue=queue,
+            depth=int(reply["depth"]),
+            oldest_wait_s=max(0.0, (reply["now_ms"] - oldest) / 1000.0) if oldest else 0.0,
+            agents_available=int(reply["agents_available"]),
+            agents_busy=int(reply["agents_busy"]),
+            agents_away=int(reply["agents_away"]),
+            agents_offline=int(reply["agents_offline"]),
+        )
+
+    return parse
+
+
+def _candidates(reply: Any) -> list[Candidate]:
+    def counts(value: Any) -> dict[str, int]:
+        return {k: int(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+    return [
+        Candidate(
+            agent_id=str(entry["agent_id"]),
+            eligible=bool(entry["eligible"]),
+            reason=entry.get("reason"),
+            load=counts(entry.get("load")),
+            capacity=counts(entry.get("capacity")),
+            score=float(entry.get("score", 0)),
+        )
+        for entry in reply["candidates"]
+    ]
+
+
+def _queue_list(reply: Any) -> list[QueueConfig]:
+    configs = [QueueConfig.from_record(text(k), json.loads(text(v))) for k, v in reply.items()]
+    return sorted(configs, key=lambda config: config.name)
+
+
+class Operations:
+    """Builds the `Call` of each operation for one tenant.
+
+    Args:
+        keys: the tenant's key names.
+        head_window: see `HEAD_WINDOW`.
+        candidate_bound: see `CANDIDATE_BOUND`.
+        stream_maxlen: see `STREAM_MAXLEN`.
+    """
+
+    def __init__(
+        self,
+        keys: Keys,
+        *,
+        head_window: int = HEAD_WINDOW,
+        candidate_bound: int = CANDIDATE_BOUND,
+        stream_maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self.keys = keys
+        self.head_window = head_window
+        self.candidate_bound = candidate_bound
+        self.stream_maxlen = stream_maxlen
+
+    def _script(self, name: str, parse: Any, *args: str | int | float) -> Call[Any]:
+        return Call(
+            parse=parse,
+            script=name,
+            keys=self.keys.tenant_keys,
+            args=[self.keys.prefix, self.stream_maxlen, *args],
+        )
+
+    # --- queues -------------------------------------------------------------------------
+
+    def set_queue_policy(
+        self,
+        queue: str,
+        policy: Policy | str = Policy.LEAST_LOADED,
+        offer_timeout_s: float = DEFAULT_OFFER_TIMEOUT_S,
+        cooloff_s: float = DEFAULT_COOLOFF_S,
+    ) -> Call[QueueConfig]:
+        check_name(queue, "queue")
+        return self._script(
+            "set_queue_policy",
+            lambda reply: QueueConfig.from_record(reply["name"], reply["config"]),
+            queue,
+            _enum(Policy, policy, "policy"),
+            _duration_ms(offer_timeout_s, "offer_timeout_s"),
+            _duration_ms(cooloff_s, "cooloff_s", allow_zero=True),
+        )
+
+    def list_queues(self) -> Call[list[QueueConfig]]:
+        return Call(parse=_queue_list, command="hgetall", args=[self.keys.queues])
+
+    def queue_stats(self, queue: str) -> Call[QueueStats]:
+        check_name(queue, "queue")
+        return self._script("queue_stats", _queue_stats(queue), queue)
+
+    # --- tickets ------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        ticket_id: str,
+        queue: str,
+        priority: int,
+        channel: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        deadline_ts: float | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Call[TicketState]:
+        _identifier(ticket_id, "ticket_id")
+        check_name(queue, "queue")
+        check_name(channel, "channel")
+        raw_data = ""
+        if data is not None:
+            try:
+                raw_data = json.dumps(dict(data), separators=(",", ":"))
+            except (TypeError, ValueError) as error:
+                raise InvalidArgument(f"must be JSON-serialisable: {error}", field="data") from None
+            if len(raw_data.encode()) > MAX_DATA_BYTES:
+                raise InvalidArgument(f"must be at most {MAX_DATA_BYTES} bytes as JSON",
+                                      field="data")
+        return self._script(
+            "enqueue",
+            lambda reply: TicketState.from_record(reply["ticket"], created=reply["created"]),
+            ticket_id,
+            queue,
+            _priority(priority),
+            channel,
+            json.dumps(_levels(skills, "skills")),
+            _ms(deadline_ts, "deadline_ts"),
+            raw_data,
+        )
+
+    def get_ticket(self, ticket_id: str) -> Call[TicketState | None]:
+        _identifier(ticket_id, "ticket_id")
+        return Call(parse=_optional_ticket, command="hget", args=[self.keys.tickets, ticket_id])
+
+    def transfer(self, ticket_id: str, to_queue: str) -> Call[TicketState]:
+        _identifier(ticket_id, "ticket_id")
+        check_name(to_queue, "queue")
+        return self._script("transfer", TicketState.from_record, ticket_id, to_queue)
+
+    def cancel(self, ticket_id: str) -> Call[TicketState]:
+        _identifier(ticket_id, "ticket_id")
+        return self._script("cancel", TicketState.from_record, ticket_id)
+
+    def reprioritize(
+        self, ticket_id: str, priority: int, deadline_ts: float | None = None
+    ) -> Call[TicketState]:
+        _identifier(ticket_id, "ticket_id")
+        return self._script(
+            "reprioritize",
+            TicketState.from_record,
+            ticket_id,
+            _priority(priority),
+            _ms(deadline_ts, "deadline_ts"),
+        )
+
+    def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> Call[int]:
+        return self._script(
+            "purge_finished", int, _duration_ms(retention_s, "retention_s", allow_zero=True),
+            _limit(limit),
+        )
+
+    # --- agents -------------------------------------------------------------------------
+
+    def upsert_agent(
+        self,
+        agent_id: str,
+        queues: Sequence[str],
+        skills: Mapping[str, int] | None,
+        capacity: Mapping[str, int],
+        status: AgentStatus | str = AgentStatus.AVAILABLE,
+    ) -> Call[AgentUpdate]:
+        _identifier(agent_id, "agent_id")
+        if isinstance(queues, str):
+            raise InvalidArgument("must be a list of queue names, not one string", field="queues")
+        names = [check_name(queue, "queues") for queue in dict.fromkeys(queues)]
+        channels = {}
+        for channel, count in capacity.items():
+            check_name(channel, "capacity")
+            if isinstance(count, bool) or not isinstance(count, int) or not (
+                0 <= count <= MAX_CAPACITY
+            ):
+                raise InvalidArgument(f"capacity on {channel!r} must be an integer from 0 to "
+                                      f"{MAX_CAPACITY}, got {count!r}", field="capacity")
+            channels[channel] = count
+        return self._script(
+            "upsert_agent",
+            _agent_update,
+            agent_id,
+            json.dumps(names),
+            json.dumps(_levels(skills, "skills")),
+            json.dumps(channels),
+            _enum(AgentStatus, status, "status"),
+        )
+
+    def set_agent_status(self, agent_id: str, status: AgentStatus | str) -> Call[AgentUpdate]:
+        _identifier(agent_id, "agent_id")
+        return self._script(
+            "set_agent_status", _agent_update, agent_id, _enum(AgentStatus, status, "status")
+        )
+
+    def get_agent(self, agent_id: str) -> Call[AgentState | None]:
+        _identifier(agent_id, "agent_id")
+        return self._script("read_agent", _optional_agent, agent_id)
+
+    def pending_offers(self, agent_id: str) -> Call[list[Offer]]:
+        _identifier(agent_id, "agent_id")
+        return self._script(
+            "read_agent", lambda reply: _offers(reply["offers"]) if reply else [], agent_id
+        )
+
+    # --- offers -------------------------------------------------------------------------
+
+    def assign(self, queue: str) -> Call[Offer | None]:
+        check_name(queue, "queue")
+        return self._script(
+            "assign", _optional_offer, queue, self.head_window, self.candidate_bound
+        )
+
+    def assign_for_agent(self, agent_id: str) -> Call[Offer | None]:
+        _identifier(agent_id, "agent_id")
+        return self._script("assign_for_agent", _optional_offer, agent_id, self.head_window)
+
+    def offer_to(self, ticket_id: str, agent_id: str) -> Call[Offer]:
+        _identifier(ticket_id, "ticket_id")
+        _identifier(agent_id, "agent_id")
+        return self._script("offer_to", Offer.from_record, ticket_id, agent_id)
+
+    def accept(self, ticket_id: str, agent_id: str) -> Call[Assignment]:
+        _identifier(ticket_id, "ticket_id")
+        _identifier(agent_id, "agent_id")
+        return self._script("accept", _assignment, ticket_id, agent_id)
+
+    def reject(self, ticket_id: str, agent_id: str) -> Call[TicketState]:
+        _identifier(ticket_id, "ticket_id")
+        _identifier(agent_id, "agent_id")
+        return self._script("reject", TicketState.from_record, ticket_id, agent_id)
+
+    def expire_due(self, limit: int = 100) -> Call[list[Offer]]:
+        return self._script("expire_due", _offers, _limit(limit))
+
+    def complete(self, ticket_id: str, agent_id: str) -> Call[TicketState]:
+        _identifier(ticket_id, "ticket_id")
+        _identifier(agent_id, "agent_id")
+        return self._script("complete", TicketState.from_record, ticket_id, agent_id)
+
+    def explain_candidates(
+        self,
+        ticket_id: str | None = None,
+        *,
+        queue: str | None = None,
+        channel: str | None = None,
+        skills: Mapping[str, int] | None = None,
+        limit: int = DEFAULT_EXPLAIN_LIMIT,
+    ) -> Call[list[Candidate]]:
+        if ticket_id is not None:
+            _identifier(ticket_id, "ticket_id")
+            args: list[str] = [ticket_id, "", "", "{}"]
+        else:
+            if queue is None or channel is None:
+                raise InvalidArgument("give a ticket id, or a queue and a channel",
+                                      field="ticket_id")
+            args = ["", check_name(queue, "queue"), check_name(channel, "channel"),
+                    json.dumps(_levels(skills, "skills"))]
+        return self._script("explain_candidates", _candidates, *args, _limit(limit))

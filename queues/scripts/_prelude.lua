@@ -1,0 +1,305 @@
+-- Shared helpers, prepended to every script by queues/lua.py (not a script on its own).
+--
+-- KEYS[1] tickets  HASH   ticket id -> ticket record (JSON)
+-- KEYS[2] agents   HASH   agent id -> agent record (JSON)
+-- KEYS[3] queues   HASH   queue -> queue config (JSON)
+-- KEYS[4] offers   ZSET   ticket id by offer expiry (ms)
+-- KEYS[5] finished ZSET   ticket id by completion/cancel time (ms)
+-- KEYS[6] events   STREAM the outbox
+-- ARGV[1] key prefix "tr:{tenant}:" (per-queue keys are derived from it by the key_* functions)
+-- ARGV[2] approximate maximum length of the event stream
+-- ARGV[3..] script arguments (see each script's header)
+--
+-- Replies are JSON: {"ok": value} or {"error": code, "message": text, "field": name}.
+-- Checks come before writes: a script that refuses has changed nothing, except where its
+-- header says so (an expired offer is handed back before OfferExpired is returned).
+
+local PFX = ARGV[1]
+local K_TICKETS, K_AGENTS, K_QUEUES = KEYS[1], KEYS[2], KEYS[3]
+local K_OFFERS, K_FINISHED, K_EVENTS = KEYS[4], KEYS[5], KEYS[6]
+local STREAM_MAXLEN = ARGV[2]
+
+--@KEY_FUNCTIONS@
+
+local function server_now_ms()
+  -- Redis server time, so that every router process agrees on offer expiry.
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local NOW = server_now_ms()
+
+-- Lua turns numbers into strings with 14 significant digits; scores and times need all of them.
+local function int(n) return string.format('%d', n) end
+
+local function ok(value)
+  if value == nil then value = false end
+  return cjson.encode({ok = value})
+end
+
+local function fail(code, message, field)
+  return cjson.encode({error = code, message = message, field = field})
+end
+
+local function load_record(key, id)
+  local raw = redis.call('HGET', key, id)
+  if not raw then return nil end
+  return cjson.decode(raw)
+end
+
+local function load_ticket(id)
+  local t = load_record(K_TICKETS, id)
+  if t then t.skip = t.skip or {} end
+  return t
+end
+
+local function load_agent(id)
+  local a = load_record(K_AGENTS, id)
+  if a then
+    a.queues = a.queues or {}
+    a.load = a.load or {}
+    a.offers = a.offers or {}
+    a.assigned = a.assigned or {}
+  end
+  return a
+end
+
+local function save_ticket(t) redis.call('HSET', K_TICKETS, t.id, cjson.encode(t)) end
+local function save_agent(a) redis.call('HSET', K_AGENTS, a.id, cjson.encode(a)) end
+local function queue_config(name) return load_record(K_QUEUES, name) end
+
+local function emit(kind, ticket_id, queue, agent_id, data)
+  local fields = {'type', kind, 'ticket', ticket_id or '', 'queue', queue or '',
+                  'agent', agent_id or '', 'ts_ms', int(NOW)}
+  if data then
+    fields[#fields + 1] = 'data'
+    fields[#fields + 1] = cjson.encode(data)
+  end
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', STREAM_MAXLEN, '*', unpack(fields))
+end
+
+-- Waiting order: priority (1 first), handed-back tickets first within a priority, then SLA
+-- deadline, then arrival. A lexicographic member of a score-0 sorted set keeps all four exact.
+local NO_DEADLINE = 9999999999999
+
+local function waiting_member(t)
+  return string.format('%02d|%d|%013d|%013d|%s', t.priority, t.front and 0 or 1,
+                       t.deadline_ms or NO_DEADLINE, t.enqueued_ms, t.id)
+end
+
+local function ticket_id_of(member)
+  return string.match(member, '^[^|]*|[^|]*|[^|]*|[^|]*|(.*)$')
+end
+
+local function add_waiting(t, front)
+  t.status = 'waiting'
+  t.agent = nil
+  t.offered_ms = nil
+  t.offer_expires_ms = nil
+  t.assigned_ms = nil
+  t.front = front or nil
+  t.wkey = waiting_member(t)
+  redis.call('ZADD', key_waiting(t.queue), 0, t.wkey)
+  redis.call('ZADD', key_arrivals(t.queue), int(t.enqueued_ms), t.id)
+end
+
+local function remove_waiting(t)
+  if t.wkey then redis.call('ZREM', key_waiting(t.queue), t.wkey) end
+  redis.call('ZREM', key_arrivals(t.queue), t.id)
+  t.wkey = nil
+end
+
+local function total_load(a)
+  local load, capacity = 0, 0
+  for channel, cap in pairs(a.capacity) do
+    load = load + (a.load[channel] or 0)
+    capacity = capacity + cap
+  end
+  return load, capacity
+end
+
+-- Policy scores (lower is better). Integers below 2^53, so a double holds them exactly.
+local TWO_43 = 8796093022208           -- 2^43 ms is about 278 years
+local BUSY_OFFSET = 4503599627370496    -- 2^52
+local LOAD_STEPS = 512                  -- resolution of load/capacity for least_loaded
+
+local function agent_score(a, policy)
+  local load, capacity = total_load(a)
+  local last_offer = a.last_offer_ms or 0
+  local idle_since = a.idle_since_ms or 0
+  if policy == 'round_robin' then
+    return last_offer
+  elseif policy == 'longest_idle' then
+    if load > 0 then return BUSY_OFFSET + last_offer end
+    return idle_since
+  end
+  -- least_loaded: lowest load/capacity, then longest idle (idle agents) or least recently
+  -- offered work (busy ones).
+  local ratio = 1
+  if capacity > 0 then ratio = math.min(1, load / capacity) end
+  local tie = last_offer
+  if load == 0 then tie = idle_since end
+  return math.floor(ratio * LOAD_STEPS) * TWO_43 + tie
+end
+
+local STATE_FREE, STATE_FULL, STATE_AWAY, STATE_OFFLINE = 0, 1, 2, 3
+
+local function has_room(a, channel)
+  return (a.load[channel] or 0) < (a.capacity[channel] or 0)
+end
+
+local function agent_state(a)
+  if a.status == 'away' then return STATE_AWAY end
+  if a.status ~= 'available' then return STATE_OFFLINE end
+  for channel, _ in pairs(a.capacity) do
+    if has_room(a, channel) then return STATE_FREE end
+  end
+  return STATE_FULL
+end
+
+local function queue_policies(queues)
+  local policies = {}
+  if #queues == 0 then return policies end
+  local raw = redis.call('HMGET', K_QUEUES, unpack(queues))
+  for i, value in ipairs(raw) do
+    policies[i] = value and cjson.decode(value).policy or 'least_loaded'
+  end
+  return policies
+end
+
+-- Bring every index entry of the agent in line with its record: cost is
+-- (its queues) x (its channels) x (1 + sum of its skill levels) sorted-set updates.
+local function index_agent(a)
+  local policies = queue_policies(a.queues)
+  local state = agent_state(a)
+  for i, queue in ipairs(a.queues) do
+    redis.call('ZADD', key_members(queue), state, a.id)
+    local score = int(agent_score(a, policies[i]))
+    for channel, _ in pairs(a.capacity) do
+      local eligible = a.status == 'available' and has_room(a, channel)
+      local keys = {key_free(queue, channel)}
+      for skill, level in pairs(a.skills) do
+        for l = 1, level do keys[#keys + 1] = key_skilled(queue, channel, skill, l) end
+      end
+      for _, key in ipairs(keys) do
+        if eligible then
+          redis.call('ZADD', key, score, a.id)
+        else
+          redis.call('ZREM', key, a.id)
+        end
+      end
+    end
+  end
+end
+
+local function unindex_agent(a)
+  for _, queue in ipairs(a.queues) do
+    redis.call('ZREM', key_members(queue), a.id)
+    for channel, _ in pairs(a.capacity) do
+      redis.call('ZREM', key_free(queue, channel), a.id)
+      for skill, level in pairs(a.skills) do
+        for l = 1, level do redis.call('ZREM', key_skilled(queue, channel, skill, l), a.id) end
+      end
+    end
+  end
+end
+
+-- Free the agent's capacity held by a ticket (offer or assignment).
+local function release(a, ticket_id)
+  local channel = a.offers[ticket_id] or a.assigned[ticket_id]
+  if not channel then return end
+  a.offers[ticket_id] = nil
+  a.assigned[ticket_id] = nil
+  a.load[channel] = math.max(0, (a.load[channel] or 0) - 1)
+  if a.load[channel] == 0 then a.load[channel] = nil end
+  if total_load(a) == 0 then a.idle_since_ms = NOW end
+end
+
+local function offer_view(t)
+  return {ticket_id = t.id, agent_id = t.agent, queue = t.queue, channel = t.channel,
+          priority = t.priority, offered_ms = t.offered_ms, expires_ms = t.offer_expires_ms}
+end
+
+-- Withdraw an open offer: the ticket goes back to the front of its queue. `cooloff_ms` keeps
+-- that agent from being offered the same ticket again for a while (0: no cool-off).
+local function hand_back(t, a, kind, cooloff_ms, reason)
+  local view = offer_view(t)
+  redis.call('ZREM', K_OFFERS, t.id)
+  release(a, t.id)
+  t.skip[a.id] = NOW + cooloff_ms
+  add_waiting(t, true)
+  save_ticket(t)
+  save_agent(a)
+  index_agent(a)
+  emit(kind, t.id, t.queue, a.id, {channel = t.channel, reason = reason})
+  return view
+end
+
+local function cooloff_ms(queue)
+  local config = queue_config(queue)
+  return config and config.cooloff_ms or 0
+end
+
+local function is_cooling_off(t, agent_id)
+  local untill = t.skip[agent_id]
+  return untill ~= nil and untill > NOW
+end
+
+-- Give the ticket to the agent as an offer; the caller has checked eligibility.
+local function make_offer(t, a, config)
+  remove_waiting(t)
+  t.status = 'offered'
+  t.agent = a.id
+  t.front = nil
+  t.offered_ms = NOW
+  t.offer_expires_ms = NOW + config.offer_timeout_ms
+  t.offers_made = (t.offers_made or 0) + 1
+  redis.call('ZADD', K_OFFERS, int(t.offer_expires_ms), t.id)
+  a.load[t.channel] = (a.load[t.channel] or 0) + 1
+  a.offers[t.id] = t.channel
+  a.last_offer_ms = NOW
+  save_ticket(t)
+  save_agent(a)
+  index_agent(a)
+  emit('offered', t.id, t.queue, a.id, {
+    channel = t.channel, priority = t.priority, expires_ms = t.offer_expires_ms,
+    load = a.load[t.channel], capacity = a.capacity[t.channel]})
+  return offer_view(t)
+end
+
+local function agent_missing_skill(a, t)
+  for skill, level in pairs(t.skills) do
+    if (a.skills[skill] or 0) < level then return skill end
+  end
+  return nil
+end
+
+-- Open offer checks shared by accept and reject. Returns nil when `agent_id` holds a live
+-- offer of the ticket, else an error reply (after handing back an offer that has expired).
+local function check_offer_holder(t, a, operation)
+  if t.status == 'offered' and t.agent == a.id then
+    if NOW >= t.offer_expires_ms then
+      hand_back(t, a, 'offer_expired', cooloff_ms(t.queue), 'expired')
+      return fail('offer_expired', 'the offer of ticket ' .. t.id .. ' to agent ' .. a.id ..
+                  ' expired before ' .. operation .. '; the ticket went back to its queue')
+    end
+    return nil
+  end
+  if t.status == 'completed' or t.status == 'cancelled' then
+    return fail('failed_precondition', 'ticket ' .. t.id .. ' is ' .. t.status, 'ticket_id')
+  end
+  if t.status == 'assigned' and t.agent == a.id then
+    return fail('failed_precondition', 'agent ' .. a.id .. ' already accepted ticket ' .. t.id ..
+                '; complete or transfer it instead', 'ticket_id')
+  end
+  if a.status ~= 'available' then
+    return fail('agent_unavailable', 'agent ' .. a.id .. ' is ' .. a.status ..
+                '; set it available and wait for a new offer', 'agent_id')
+  end
+  if t.skip[a.id] ~= nil then
+    return fail('offer_expired', 'the offer of ticket ' .. t.id .. ' to agent ' .. a.id ..
+                ' expired or was withdrawn; wait for a new offer')
+  end
+  return fail('not_offer_holder', 'agent ' .. a.id .. ' does not hold an offer of ticket ' ..
+              t.id, 'agent_id')
+end

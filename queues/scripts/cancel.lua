@@ -1,0 +1,32 @@
+-- cancel: withdraw a ticket for good, whatever its state (its agent's capacity is freed).
+-- Cancelling a cancelled ticket returns it again (safe retry).
+-- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- ARGV[3] ticket id
+-- Derived keys: waiting/arrivals of its queue, the agent's index keys.
+-- Reply: {"ok": ticket record}; errors not_found, failed_precondition (completed).
+local ticket_id = ARGV[3]
+local t = load_ticket(ticket_id)
+if not t then return fail('not_found', 'ticket ' .. ticket_id .. ' does not exist', 'ticket_id') end
+if t.status == 'cancelled' then return ok(t) end
+if t.status == 'completed' then
+  return fail('failed_precondition', 'ticket ' .. ticket_id .. ' is completed', 'ticket_id')
+end
+
+local previous_agent = nil
+if t.status == 'waiting' then
+  remove_waiting(t)
+else
+  previous_agent = t.agent
+  redis.call('ZREM', K_OFFERS, ticket_id)
+  local a = load_agent(previous_agent)
+  release(a, ticket_id)
+  save_agent(a)
+  index_agent(a)
+end
+t.status = 'cancelled'
+t.offer_expires_ms = nil
+t.finished_ms = NOW
+redis.call('ZADD', K_FINISHED, int(NOW), ticket_id)
+save_ticket(t)
+emit('cancelled', ticket_id, t.queue, previous_agent, {channel = t.channel})
+return ok(t)

@@ -1,0 +1,37 @@
+-- transfer: move a ticket to another queue. A waiting ticket keeps its arrival time; an offered
+-- or assigned one is taken from its agent (capacity freed) and waits in the new queue.
+-- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- ARGV[3] ticket id
+-- ARGV[4] target queue
+-- Derived keys: waiting/arrivals of both queues, the previous agent's index keys.
+-- Reply: {"ok": ticket record}; errors not_found (ticket, queue), failed_precondition
+-- (completed or cancelled).
+local ticket_id, target = ARGV[3], ARGV[4]
+local t = load_ticket(ticket_id)
+if not t then return fail('not_found', 'ticket ' .. ticket_id .. ' does not exist', 'ticket_id') end
+if not queue_config(target) then
+  return fail('not_found', 'queue ' .. target .. ' does not exist', 'queue')
+end
+if t.status == 'completed' or t.status == 'cancelled' then
+  return fail('failed_precondition', 'ticket ' .. ticket_id .. ' is ' .. t.status ..
+              ' and cannot be transferred', 'ticket_id')
+end
+if t.status == 'waiting' and t.queue == target then return ok(t) end
+
+local source, previous_agent = t.queue, nil
+if t.status == 'waiting' then
+  remove_waiting(t)
+else
+  previous_agent = t.agent
+  redis.call('ZREM', K_OFFERS, ticket_id)
+  local a = load_agent(previous_agent)
+  release(a, ticket_id)
+  save_agent(a)
+  index_agent(a)
+end
+t.queue = target
+add_waiting(t, false)
+save_ticket(t)
+emit('transferred', ticket_id, target, previous_agent, {from_queue = source,
+                                                        channel = t.channel})
+return ok(t)

@@ -1,0 +1,401 @@
+"""The queue store: `QueueStore` (redis.Redis) and `AsyncQueueStore` (redis.asyncio.Redis).
+
+Both are thin: every method builds its `Call` with `queues.operations.Operations` and sends it
+with an executor; checks, script arguments and reply parsing live in `operations`. Every state
+change is one Lua script (atomic on the Redis server) that also appends its event to the
+tenant's stream. Errors are domain errors from `router.errors` (see each method).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from queues.execution import AsyncExecutor, SyncExecutor
+from queues.keys import DEFAULT_TENANT, Keys
+from queues.models import (
+    AgentState,
+    AgentStatus,
+    AgentUpdate,
+    Assignment,
+    Candidate,
+    Offer,
+    Policy,
+    QueueConfig,
+    QueueStats,
+    TicketState,
+)
+from queues.operations import (
+    CANDIDATE_BOUND,
+    DEFAULT_COOLOFF_S,
+    DEFAULT_EXPLAIN_LIMIT,
+    HEAD_WINDOW,
+    MAX_BATCH,
+    STREAM_MAXLEN,
+    Operations,
+)
+from router.settings import DEFAULT_OFFER_TIMEOUT_S
+
+
+class QueueStore:
+    """Agent queues of one tenant on Redis, blocking API.
+
+    Args:
+        client: a redis-py client; its scripts are registered once, here.
+        tenant: the key hash tag (see queues/keys.py).
+        head_window, candidate_bound, stream_maxlen: see queues/operations.py.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        head_window: int = HEAD_WINDOW,
+        candidate_bound: int = CANDIDATE_BOUND,
+        stream_maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self.keys = Keys(tenant)
+        self.ops = Operations(self.keys, head_window=head_window,
+                              candidate_bound=candidate_bound, stream_maxlen=stream_maxlen)
+        self._executor = SyncExecutor(client)
+        self._run = self._executor.run
+
+    def set_queue_policy(
+        self,
+        queue: str,
+        policy: Policy | str = Policy.LEAST_LOADED,
+        offer_timeout_s: float = DEFAULT_OFFER_TIMEOUT_S,
+        cooloff_s: float = DEFAULT_COOLOFF_S,
+    ) -> QueueConfig:
+        """Create a queue or change its policy and timeouts.
+
+        Args:
+            queue: the queue name (letters, digits, `_.-`).
+            policy: least_loaded, round_robin or longest_idle.
+            offer_timeout_s: how long an agent has to accept an offer.
+            cooloff_s: how long an agent is not offered a ticket it rejected or let expire.
+
+        Raises:
+            InvalidArgument: a bad name, policy or duration.
+        """
+        return self._run(self.ops.set_queue_policy(queue, policy, offer_timeout_s, cooloff_s))
+
+    def list_queues(self) -> list[QueueConfig]:
+        """Every queue of the tenant, by name."""
+        return self._run(self.ops.list_queues())
+
+    def queue_stats(self, queue: str) -> QueueStats:
+        """Depth, oldest wait and agent counts of a queue. Raises NotFound for an unknown queue."""
+        return self._run(self.ops.queue_stats(queue))
+
+    def enqueue(
+        self,
+        ticket_id: str,
+        queue: str,
+        priority: int,
+        channel: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        deadline_ts: float | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> TicketState:
+        """Put a ticket in a queue; idempotent on `ticket_id`.
+
+        Args:
+            ticket_id: the caller's id; enqueuing it again returns the existing ticket
+                unchanged, with `created=False`.
+            queue: an existing queue.
+            priority: 1 (most urgent) to 99.
+            channel: e.g. email, chat, phone; agents need capacity on it.
+            skills: skill -> minimum level (1-10) an agent needs.
+            deadline_ts: SLA deadline (seconds since the epoch); earlier goes first within
+                a priority.
+            data: the caller's JSON-serialisable data, kept with the ticket (64 KiB max).
+
+        Raises:
+            InvalidArgument: a malformed field. NotFound: unknown queue.
+        """
+        return self._run(
+            self.ops.enqueue(ticket_id, queue, priority, channel, skills=skills,
+                             deadline_ts=deadline_ts, data=data)
+        )
+
+    def get_ticket(self, ticket_id: str) -> TicketState | None:
+        """The ticket, or None if unknown (or purged)."""
+        return self._run(self.ops.get_ticket(ticket_id))
+
+    def transfer(self, ticket_id: str, to_queue: str) -> TicketState:
+        """Move a ticket to another queue, taking it from its agent if it has one.
+
+        Raises:
+            NotFound: unknown ticket or queue. FailedPrecondition: completed or cancelled.
+        """
+        return self._run(self.ops.transfer(ticket_id, to_queue))
+
+    def cancel(self, ticket_id: str) -> TicketState:
+        """Withdraw a ticket for good (idempotent).
+
+        Raises:
+            NotFound: unknown ticket. FailedPrecondition: already completed.
+        """
+        return self._run(self.ops.cancel(ticket_id))
+
+    def reprioritize(
+        self, ticket_id: str, priority: int, deadline_ts: float | None = None
+    ) -> TicketState:
+        """Change a ticket's priority and, unless None, its SLA deadline (escalation).
+
+        Raises:
+            NotFound: unknown ticket. FailedPrecondition: completed or cancelled.
+        """
+        return self._run(self.ops.reprioritize(ticket_id, priority, deadline_ts))
+
+    def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
+        """Forget up to `limit` completed/cancelled tickets finished over `retention_s` ago."""
+        return self._run(self.ops.purge_finished(retention_s, limit))
+
+    def upsert_agent(
+        self,
+        agent_id: str,
+        queues: Sequence[str],
+        skills: Mapping[str, int] | None,
+        capacity: Mapping[str, int],
+        status: AgentStatus | str = AgentStatus.AVAILABLE,
+    ) -> AgentUpdate:
+        """Create an agent or replace its queues, skills, capacity and status.
+
+        Its load, offers and assignments are kept. A capacity below the current load only
+        stops new offers until the load falls. Away/offline hands its offers back.
+
+        Raises:
+            InvalidArgument: a bad name, level, capacity or status. NotFound: unknown queue.
+        """
+        return self._run(self.ops.upsert_agent(agent_id, queues, skills, capacity, status))
+
+    def set_agent_status(self, agent_id: str, status: AgentStatus | str) -> AgentUpdate:
+        """Make an agent available, away or offline.
+
+        Away and offline hand its pending offers back to the front of their queues at once
+        (`AgentUpdate.handed_back`); its assignments stay with it.
+
+        Raises:
+            NotFound: unknown agent. InvalidArgument: unknown status.
+        """
+        return self._run(self.ops.set_agent_status(agent_id, status))
+
+    def get_agent(self, agent_id: str) -> AgentState | None:
+        """The agent, or None if unknown."""
+        return self._run(self.ops.get_agent(agent_id))
+
+    def pending_offers(self, agent_id: str) -> list[Offer]:
+        """The agent's open offers, oldest first (empty for an unknown agent)."""
+        return self._run(self.ops.pending_offers(agent_id))
+
+    def assign(self, queue: str) -> Offer | None:
+        """Offer a waiting ticket of the queue to the best eligible agent, atomically.
+
+        Tries the waiting tickets from the head (up to the head window) and offers the first
+        one some agent can take. Returns None when nothing can be offered.
+
+        Raises:
+            NotFound: unknown queue.
+        """
+        return self._run(self.ops.assign(queue))
+
+    def assign_for_agent(self, agent_id: str) -> Offer | None:
+        """Offer the agent the best waiting ticket it can take across its queues.
+
+        Returns None when the agent is not available, has no room or nothing fits.
+
+        Raises:
+            NotFound: unknown agent.
+        """
+        return self._run(self.ops.assign_for_agent(agent_id))
+
+    def offer_to(self, ticket_id: str, agent_id: str) -> Offer:
+        """Offer a waiting ticket to one named agent (skills and capacity still checked).
+
+        Raises:
+            NotFound: unknown ticket/agent. AgentUnavailable: away/offline. CapacityFull: no
+            room on the ticket's channel. FailedPrecondition: not waiting, or missing skill.
+        """
+        return self._run(self.ops.offer_to(ticket_id, agent_id))
+
+    def accept(self, ticket_id: str, agent_id: str) -> Assignment:
+        """The offer holder takes the ticket (idempotent for the holder).
+
+        Raises:
+            NotFound: unknown ticket/agent. OfferExpired: the offer timed out or was
+            withdrawn (an expired offer is handed back now). NotOfferHolder: another agent's
+            offer. AgentUnavailable: the agent is away/offline. FailedPrecondition: the ticket
+            is completed or cancelled.
+        """
+        return self._run(self.ops.accept(ticket_id, agent_id))
+
+    def reject(self, ticket_id: str, agent_id: str) -> TicketState:
+        """The offer holder declines: back to the front, this agent cools off from it.
+
+        Raises:
+            The same as `accept`; FailedPrecondition also when already accepted.
+        """
+        return self._run(self.ops.reject(ticket_id, agent_id))
+
+    def expire_due(self, limit: int = 100) -> list[Offer]:
+        """Hand back up to `limit` offers whose timeout passed; safe to run in every process."""
+        return self._run(self.ops.expire_due(limit))
+
+    def complete(self, ticket_id: str, agent_id: str) -> TicketState:
+        """The assignee finished the ticket; its capacity is freed (idempotent).
+
+        Raises:
+            NotFound: unknown ticket/agent. NotOfferHolder: assigned to another agent.
+            FailedPrecondition: the ticket is not assigned.
+        """
+        return self._run(self.ops.complete(ticket_id, agent_id))
+
+    def explain_candidates(
+        self,
+        ticket_id: str | None = None,
+        *,
+        queue: str | None = None,
+        channel: str | None = None,
+        skills: Mapping[str, int] | None = None,
+        limit: int = DEFAULT_EXPLAIN_LIMIT,
+    ) -> list[Candidate]:
+        """Each member agent's standing for a ticket (or a queue/channel/skills), best first.
+
+        Raises:
+            NotFound: unknown ticket or queue. InvalidArgument: neither a ticket nor a
+            queue and channel given.
+        """
+        return self._run(self.ops.explain_candidates(
+            ticket_id, queue=queue, channel=channel, skills=skills, limit=limit))
+
+
+class AsyncQueueStore:
+    """The asyncio form of `QueueStore`: same methods, same errors, awaited.
+
+    Args:
+        client: a redis-py asyncio client; its scripts are registered once, here.
+        tenant, head_window, candidate_bound, stream_maxlen: as for `QueueStore`.
+    """
+
+    def __init__(
+        self,
+        client: redis.asyncio.Redis,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        head_window: int = HEAD_WINDOW,
+        candidate_bound: int = CANDIDATE_BOUND,
+        stream_maxlen: int = STREAM_MAXLEN,
+    ) -> None:
+        self.keys = Keys(tenant)
+        self.ops = Operations(self.keys, head_window=head_window,
+                              candidate_bound=candidate_bound, stream_maxlen=stream_maxlen)
+        self._executor = AsyncExecutor(client)
+        self._run = self._executor.run
+
+    async def set_queue_policy(
+        self,
+        queue: str,
+        policy: Policy | str = Policy.LEAST_LOADED,
+        offer_timeout_s: float = DEFAULT_OFFER_TIMEOUT_S,
+        cooloff_s: float = DEFAULT_COOLOFF_S,
+    ) -> QueueConfig:
+        return await self._run(
+            self.ops.set_queue_policy(queue, policy, offer_timeout_s, cooloff_s))
+
+    async def list_queues(self) -> list[QueueConfig]:
+        return await self._run(self.ops.list_queues())
+
+    async def queue_stats(self, queue: str) -> QueueStats:
+        return await self._run(self.ops.queue_stats(queue))
+
+    async def enqueue(
+        self,
+        ticket_id: str,
+        queue: str,
+        priority: int,
+        channel: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        deadline_ts: float | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> TicketState:
+        return await self._run(
+            self.ops.enqueue(ticket_id, queue, priority, channel, skills=skills,
+                             deadline_ts=deadline_ts, data=data))
+
+    async def get_ticket(self, ticket_id: str) -> TicketState | None:
+        return await self._run(self.ops.get_ticket(ticket_id))
+
+    async def transfer(self, ticket_id: str, to_queue: str) -> TicketState:
+        return await self._run(self.ops.transfer(ticket_id, to_queue))
+
+    async def cancel(self, ticket_id: str) -> TicketState:
+        return await self._run(self.ops.cancel(ticket_id))
+
+    async def reprioritize(
+        self, ticket_id: str, priority: int, deadline_ts: float | None = None
+    ) -> TicketState:
+        return await self._run(self.ops.reprioritize(ticket_id, priority, deadline_ts))
+
+    async def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
+        return await self._run(self.ops.purge_finished(retention_s, limit))
+
+    async def upsert_agent(
+        self,
+        agent_id: str,
+        queues: Sequence[str],
+        skills: Mapping[str, int] | None,
+        capacity: Mapping[str, int],
+        status: AgentStatus | str = AgentStatus.AVAILABLE,
+    ) -> AgentUpdate:
+        return await self._run(
+            self.ops.upsert_agent(agent_id, queues, skills, capacity, status))
+
+    async def set_agent_status(self, agent_id: str, status: AgentStatus | str) -> AgentUpdate:
+        return await self._run(self.ops.set_agent_status(agent_id, status))
+
+    async def get_agent(self, agent_id: str) -> AgentState | None:
+        return await self._run(self.ops.get_agent(agent_id))
+
+    async def pending_offers(self, agent_id: str) -> list[Offer]:
+        return await self._run(self.ops.pending_offers(agent_id))
+
+    async def assign(self, queue: str) -> Offer | None:
+        return await self._run(self.ops.assign(queue))
+
+    async def assign_for_agent(self, agent_id: str) -> Offer | None:
+        return await self._run(self.ops.assign_for_agent(agent_id))
+
+    async def offer_to(self, ticket_id: str, agent_id: str) -> Offer:
+        return await self._run(self.ops.offer_to(ticket_id, agent_id))
+
+    async def accept(self, ticket_id: str, agent_id: str) -> Assignment:
+        return await self._run(self.ops.accept(ticket_id, agent_id))
+
+    async def reject(self, ticket_id: str, agent_id: str) -> TicketState:
+        return await self._run(self.ops.reject(ticket_id, agent_id))
+
+    async def expire_due(self, limit: int = 100) -> list[Offer]:
+        return await self._run(self.ops.expire_due(limit))
+
+    async def complete(self, ticket_id: str, agent_id: str) -> TicketState:
+        return await self._run(self.ops.complete(ticket_id, agent_id))
+
+    async def explain_candidates(
+        self,
+        ticket_id: str | None = None,
+        *,
+        queue: str | None = None,
+        channel: str | None = None,
+        skills: Mapping[str, int] | None = None,
+        limit: int = DEFAULT_EXPLAIN_LIMIT,
+    ) -> list[Candidate]:
+        return await self._run(self.ops.explain_candidates(
+            ticket_id, queue=queue, channel=channel, skills=skills, limit=limit))
