@@ -81,7 +81,8 @@ MAX_VALUE_CHARS = 100
 
 OFFER_OUTCOMES = ("made", "accepted", "rejected", "expired")
 BREACH_KINDS = ("first_response", "resolution")
-SCORING_MODELS = ("category", "priority", "sla_risk")
+SCORING_MODELS = ("category", "priority", "sla_risk", "all")
+"""Usual `model` values of the scoring duration (`all`: the whole scoring step)."""
 UNKNOWN_METHOD = "_OTHER"
 """`rpc.service`/`rpc.method` of calls to methods the server does not implement."""
 
@@ -328,7 +329,7 @@ class RouterMetrics:
         self._time_to_resolve.record(seconds, self._ticket(queue, priority, channel))
 
     def record_scoring_duration(self, seconds: float, model: str) -> None:
-        """Scoring one ticket with `model` (category, priority or sla_risk) took `seconds`."""
+        """Scoring one ticket with `model` (one of `SCORING_MODELS`) took `seconds`."""
         self._scoring_duration.record(seconds, self.attributes(model=model))
 
     def record_rpc(self, seconds: float, service: str, method: str, code: grpc.StatusCode) -> None:

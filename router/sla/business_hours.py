@@ -107,7 +107,7 @@ def _require_aware(value: datetime, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class BusinessCalendar:
     """When work happens: a time zone, working intervals per weekday, and holidays.
 
@@ -133,6 +133,17 @@ class BusinessCalendar:
                 "give at least one working day with hours"
             )
         object.__setattr__(self, "_sorted_holidays", tuple(sorted(self.holidays)))
+
+    def __repr__(self) -> str:
+        days = ", ".join(
+            f"{day} {' '.join(str(i) for i in intervals)}"
+            for day, intervals in zip(WEEKDAYS, self.week, strict=True)
+            if intervals
+        )
+        return (
+            f"BusinessCalendar({self.name!r}, {self.timezone.key}, {days}, "
+            f"{len(self.holidays)} holidays)"
+        )
 
     @classmethod
     def build(
