@@ -96,13 +96,15 @@ def idempotency_of(method: str) -> Idempotency:
     """The declared idempotency of an RPC of the ticket_router API.
 
     Args:
-        method: full method path, e.g. "/ticket_router.v1.TicketService/SubmitTicket".
+        method: the gRPC method path, "/ticket_router.v1.TicketService/SubmitTicket", or the
+            descriptor's full name, "ticket_router.v1.TicketService.SubmitTicket".
 
     Returns:
         Its level; UNKNOWN for a method the API does not declare (never retried).
     """
     _load_api_descriptors()
-    service_name, _, method_name = method.lstrip("/").rpartition("/")
+    path = method.lstrip("/")
+    service_name, _, method_name = path.rpartition("/" if "/" in path else ".")
     try:
         service = descriptor_pool.Default().FindServiceByName(service_name)
     except KeyError:

@@ -20,6 +20,7 @@ from clients.retry import (
     idempotency_of,
     retrying,
 )
+from router.api.ticket_router.v1 import ticket_service_pb2
 
 GET = "/ticket_router.v1.TicketService/GetTicket"  # NO_SIDE_EFFECTS
 SUBMIT = "/ticket_router.v1.TicketService/SubmitTicket"  # IDEMPOTENT
@@ -94,6 +95,8 @@ def test_idempotency_comes_from_the_proto() -> None:
     assert idempotency_of(TRANSFER) is Idempotency.UNKNOWN
     assert idempotency_of("/ticket_router.v1.AgentService/AcceptOffer") is Idempotency.UNKNOWN
     assert idempotency_of("/no.such.Service/Call") is Idempotency.UNKNOWN
+    submit = ticket_service_pb2.DESCRIPTOR.services_by_name["TicketService"].methods_by_name
+    assert idempotency_of(submit["SubmitTicket"].full_name) is Idempotency.IDEMPOTENT
 
 
 @pytest.mark.parametrize("method", [GET, SUBMIT])
