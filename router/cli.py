@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -18,6 +21,66 @@ def version() -> None:
     from importlib.metadata import version as package_version
 
     typer.echo(package_version("ticket-router"))
+
+
+@app.command()
+def serve(  # noqa: PLR0917 - Typer maps each parameter to one flag
+    port: Annotated[int | None, typer.Option(help="gRPC port (default 50051; 0: any).")] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Prometheus scrape port (default 9464; 0 disables).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Embedded Redis AOF, SQLite history, default model.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="Trained model directory (default: the demo model).")
+    ] = None,
+    rules: Annotated[Path | None, typer.Option(help="Rules file (YAML/TOML) to publish.")] = None,
+) -> None:
+    """Run the routing service until interrupted (Ctrl-C)."""
+    import asyncio
+    import logging
+
+    from router.serve import Running, data_dir_option
+    from router.serve import serve as run_server
+    from router.settings import load_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = load_settings(
+        config,
+        port=port,
+        metrics_port=metrics_port,
+        host=host,
+        data_dir=data_dir_option(data_dir),
+        model_dir=model,
+        rules_file=rules,
+    )
+
+    def ready(running: Running) -> None:
+        typer.echo(
+            f"ticket-router serving gRPC on {settings.host}:{running.port} "
+            f"(Redis {running.redis_url}, history {settings.history_url})"
+        )
+
+    asyncio.run(run_server(settings, ready))
+
+
+@app.command()
+def demo(
+    tickets: Annotated[int, typer.Option(help="How many demo tickets to stream.")] = 400,
+    rate: Annotated[float, typer.Option(help="Tickets submitted per second.")] = 40.0,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default: the user data directory).")
+    ] = None,
+) -> None:
+    """Start a router on embedded defaults, simulate a team and a ticket stream, summarise."""
+    import asyncio
+
+    from router.demo import demo_settings, run_demo
+
+    asyncio.run(run_demo(demo_settings(data_dir), tickets=tickets, rate=rate))
 
 
 def main() -> None:

@@ -34,7 +34,7 @@ DEFAULT_METRICS_PORT = 9464
 DEFAULT_OFFER_TIMEOUT_S = 30.0
 """How long an agent has to accept an offer before it goes back to the front of its queue."""
 
-DEFAULT_MAX_BODY_CHARS = 100_000
+DEFAULT_MAX_BODY_CHARS = 50_000
 """Longest ticket body accepted; longer ones are refused with INVALID_ARGUMENT."""
 
 

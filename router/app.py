@@ -1,0 +1,358 @@
+"""One router process: its components, the routing flow, and its background loops.
+
+The gRPC servicers (`router/services/`) are thin: they validate, call a method here and
+convert the result. Every router process sharing a Redis runs the same loops; each loop is
+safe to run concurrently (the queue scripts are atomic, the history writer idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+import redis.asyncio
+
+from queues.events import EventReader
+from queues.models import Assignment, Offer, TicketState
+from queues.store import AsyncQueueStore
+from router import convert
+from router.api.ticket_router.v1 import ticket_pb2 as pb
+from router.errors import NotFound, Unavailable
+from router.history.database import create_schema, open_database
+from router.history.writer import HistoryWriter
+from router.live_rules import LiveRules
+from router.metrics import RouterMetrics
+from router.offer_hub import OfferHub
+from router.scoring_adapter import ScoringAdapter
+from router.settings import Settings
+from router.sla.policy import DEFAULT_POLICY, SlaPolicy
+
+logger = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 0.25
+"""How often each process hands back expired offers and retries waiting tickets."""
+
+ASSIGN_BURST = 50
+"""Most offers one queue gets per sweep, so one long queue cannot starve the others."""
+
+
+@dataclass
+class Routed:
+    """The outcome of submitting a ticket (first submission or the stored one)."""
+
+    created: bool
+    state: TicketState
+    ticket: pb.Ticket
+    scores: pb.Scores
+    decision: pb.RoutingDecision
+
+
+@dataclass(frozen=True)
+class FirstResponse:
+    """When the first response was recorded, and whether by this call."""
+
+    at: float
+    new: bool
+
+
+@dataclass
+class RouterApp:
+    """Everything one router process needs, started and stopped together."""
+
+    settings: Settings
+    redis_url: str
+    scoring: ScoringAdapter
+    metrics: RouterMetrics = field(default_factory=RouterMetrics)
+    sla_policy: SlaPolicy = DEFAULT_POLICY
+
+    def __post_init__(self) -> None:
+        self.client = redis.asyncio.Redis.from_url(
+            self.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
+        )
+        self.queues = AsyncQueueStore(self.client)
+        self.rules = LiveRules(self.client)
+        from queues.events import AsyncEventReader
+
+        self.offer_hub = OfferHub(
+            AsyncEventReader(self.client), self.client, self.queues.keys.events
+        )
+        self.engine = open_database(self.settings.history_url)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop_history = threading.Event()
+        self._history_thread: threading.Thread | None = None
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Create the history schema, load the live rules, start the background loops."""
+        create_schema(self.engine)
+        await self.rules.start(default_text=self.settings_rules_text())
+        await self.ensure_queues()
+        await self.offer_hub.start()
+        self._tasks.append(asyncio.create_task(self._sweep_forever(), name="sweeper"))
+        self._history_thread = threading.Thread(
+            target=self._write_history, name="history-writer", daemon=True
+        )
+        self._history_thread.start()
+        self.metrics.observe_queues(self._queue_snapshot_sync)
+
+    async def stop(self) -> None:
+        """Stop the loops and close connections (in-flight work is in Redis, not here)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.offer_hub.stop()
+        await self.rules.stop()
+        self._stop_history.set()
+        if self._history_thread is not None:
+            self._history_thread.join(timeout=5)
+        await self.client.aclose()
+        self.engine.dispose()
+
+    def settings_rules_text(self) -> tuple[str, str] | None:
+        """The rules file named in the settings, as (text, format), if any."""
+        path = self.settings.rules_file
+        if path is None:
+            return None
+        fmt = "toml" if path.suffix == ".toml" else "yaml"
+        return path.read_text(), fmt
+
+    async def ensure_queues(self) -> None:
+        """Create every queue the live rule set routes to (existing ones keep their policy)."""
+        existing = {queue.name for queue in await self.queues.list_queues()}
+        for name in sorted(self.rules.current.queue_names() - existing):
+            await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)
+
+    # --- routing ---------------------------------------------------------------------------
+
+    async def submit(self, ticket: pb.Ticket) -> Routed:
+        """Score, route and enqueue a ticket once; a known id returns the stored result."""
+        existing = await self.queues.get_ticket(ticket.id)
+        if existing is not None:
+            return self._stored(existing, created=False)
+        scores, decision = await self.score_and_route(ticket)
+        submitted_at = convert.aware(ticket.created_at) or datetime.now(UTC)
+        priority = convert.PRIORITY_NAMES.get(decision.priority, "P3")
+        deadlines = self.sla_policy.deadlines(
+            priority, decision.queue, ticket.customer_tier or None, submitted_at
+        )
+        state = await self.queues.enqueue(
+            ticket.id,
+            decision.queue,
+            decision.priority or 3,
+            convert.channel_name(ticket.channel),
+            skills=dict(decision.required_skills),
+            deadline_ts=deadlines.first_response_at.timestamp(),
+            data={
+                "ticket": convert.pack(ticket),
+                "scores": convert.pack(scores),
+                "decision": convert.pack(decision),
+                "submitted_at": submitted_at.timestamp(),
+                "resolve_by": deadlines.resolve_at.timestamp(),
+            },
+        )
+        if not state.created:  # another process won the race for this id
+            return self._stored(state, created=False)
+        channel = convert.channel_name(ticket.channel)
+        rule = decision.rule_id or _REASON_NAMES.get(decision.reason, "model")
+        self.metrics.record_submitted(decision.queue, rule, priority, channel)
+        self.metrics.record_routed(decision.queue, rule, priority, channel)
+        await self.assign_queue(decision.queue, limit=1)
+        state = await self.queues.get_ticket(ticket.id) or state
+        return Routed(True, state, ticket, scores, decision)
+
+    async def score_and_route(
+        self, ticket: pb.Ticket, *, explain: bool = False
+    ) -> tuple[pb.Scores, pb.RoutingDecision]:
+        """The scores and the routing decision for a ticket, without side effects."""
+        started = time.perf_counter()
+        scores = self.scoring.score(ticket, None, explain=explain)
+        decision = self.rules.decide(ticket, scores)
+        stats = await self._queue_state(decision.queue)
+        if stats is not None:  # SLA risk depends on the state of the queue it joins
+            scores.sla_risk = self.scoring.sla_risk(ticket, stats)
+        self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
+        return scores, decision
+
+    async def _queue_state(self, queue: str) -> Any:
+        try:
+            return await self.queues.queue_stats(queue)
+        except NotFound:
+            return None
+
+    def _stored(self, state: TicketState, *, created: bool) -> Routed:
+        data = state.data or {}
+        return Routed(
+            created=created,
+            state=state,
+            ticket=convert.unpack(data["ticket"], pb.Ticket()),  # type: ignore[arg-type]
+            scores=convert.unpack(data["scores"], pb.Scores()),  # type: ignore[arg-type]
+            decision=convert.unpack(data["decision"], pb.RoutingDecision()),  # type: ignore[arg-type]
+        )
+
+    async def ticket(self, ticket_id: str) -> Routed:
+        """The stored ticket.
+
+        Raises:
+            NotFound: no ticket with this id.
+        """
+        state = await self.queues.get_ticket(ticket_id)
+        if state is None:
+            raise NotFound(f"ticket {ticket_id!r} does not exist; submit it first")
+        return self._stored(state, created=False)
+
+    async def record_first_response(self, ticket_id: str, agent_id: str) -> FirstResponse:
+        """Record the assignee's first reply (once; later calls return the first time)."""
+        recorded = await self.queues.record_first_response(ticket_id, agent_id)
+        if recorded.new:
+            routed = await self.ticket(ticket_id)
+            self._check_breach(routed, "first_response", recorded.at)
+            submitted = (routed.state.data or {}).get("submitted_at", routed.state.enqueued_at)
+            self.metrics.record_time_to_first_response(
+                recorded.at - submitted, routed.state.queue,
+                convert.PRIORITY_NAMES.get(convert.priority_value(routed.state.priority)),
+                routed.state.channel,
+            )
+        return FirstResponse(at=recorded.at, new=recorded.new)
+
+    async def resolve(self, ticket_id: str, agent_id: str) -> TicketState:
+        """The assignee resolved the ticket: its capacity goes to the next ticket."""
+        state = await self.queues.complete(ticket_id, agent_id)
+        routed = self._stored(state, created=False)
+        finished = state.finished_at or time.time()
+        self._check_breach(routed, "resolution", finished)
+        submitted = (state.data or {}).get("submitted_at", state.enqueued_at)
+        self.metrics.record_time_to_resolve(
+            finished - submitted, state.queue,
+            convert.PRIORITY_NAMES.get(convert.priority_value(state.priority)), state.channel,
+        )
+        await self.assign_agent(agent_id)
+        return state
+
+    def _check_breach(self, routed: Routed, kind: str, at: float) -> None:
+        data = routed.state.data or {}
+        due = routed.state.deadline_ts if kind == "first_response" else data.get("resolve_by")
+        if due is not None and at > due:
+            self.metrics.record_sla_breach(
+                kind, routed.state.queue,
+                convert.PRIORITY_NAMES.get(convert.priority_value(routed.state.priority), "P3"),
+                routed.state.channel,
+            )
+
+    async def cancel(self, ticket_id: str) -> TicketState:
+        """Withdraw a ticket wherever it is; an agent holding it gets the capacity back."""
+        before = await self.queues.get_ticket(ticket_id)
+        state = await self.queues.cancel(ticket_id)
+        if before is not None and before.agent_id:
+            await self.assign_agent(before.agent_id)
+        return state
+
+    async def transfer(self, ticket_id: str, queue: str, priority: int | None) -> TicketState:
+        """Move a ticket to another queue (and priority), back to waiting there."""
+        before = await self.queues.get_ticket(ticket_id)
+        if before is None:
+            raise NotFound(f"ticket {ticket_id!r} does not exist")
+        state = await self.queues.transfer(ticket_id, queue)
+        if priority is not None and priority != state.priority:
+            state = await self.queues.reprioritize(ticket_id, priority, state.deadline_ts)
+        if before.agent_id:
+            await self.assign_agent(before.agent_id)
+        await self.assign_queue(queue, limit=1)
+        return await self.queues.get_ticket(ticket_id) or state
+
+    async def accept(self, ticket_id: str, agent_id: str) -> Assignment:
+        """The offer holder takes the ticket."""
+        assignment = await self.queues.accept(ticket_id, agent_id)
+        state = await self.queues.get_ticket(ticket_id)
+        if state is not None:
+            priority = convert.PRIORITY_NAMES.get(convert.priority_value(state.priority))
+            submitted = (state.data or {}).get("submitted_at", state.enqueued_at)
+            self.metrics.record_offer("accepted", state.queue, priority, state.channel)
+            self.metrics.record_time_to_accept(
+                assignment.assigned_at - submitted, state.queue, priority, state.channel
+            )
+        return assignment
+
+    async def reject(self, ticket_id: str, agent_id: str) -> TicketState:
+        """The offer holder declines: the ticket goes to the next agent, this one gets more."""
+        state = await self.queues.reject(ticket_id, agent_id)
+        self.metrics.record_offer("rejected", state.queue, None, state.channel)
+        await self.assign_queue(state.queue, limit=1)
+        await self.assign_agent(agent_id)
+        return state
+
+    async def assign_queue(self, queue: str, *, limit: int = ASSIGN_BURST) -> list[Offer]:
+        """Make up to `limit` offers from the head of `queue`."""
+        offers = []
+        for _ in range(limit):
+            offer = await self.queues.assign(queue)
+            if offer is None:
+                break
+            offers.append(offer)
+            self.metrics.record_offer("made", offer.queue, convert.PRIORITY_NAMES.get(
+                convert.priority_value(offer.priority)), offer.channel)
+        return offers
+
+    async def assign_agent(self, agent_id: str) -> None:
+        """Offer work to an agent who just freed capacity, until it is full or nothing fits."""
+        for _ in range(ASSIGN_BURST):
+            offer = await self.queues.assign_for_agent(agent_id)
+            if offer is None:
+                return
+            self.metrics.record_offer("made", offer.queue, None, offer.channel)
+
+    # --- background loops ------------------------------------------------------------------
+
+    async def sweep_once(self) -> None:
+        """Hand back expired offers, then offer waiting tickets in every queue."""
+        for offer in await self.queues.expire_due(200):
+            self.metrics.record_offer("expired", offer.queue, None, offer.channel)
+        for queue in await self.queues.list_queues():
+            stats = await self.queues.queue_stats(queue.name)
+            if stats.depth and stats.agents_available:
+                await self.assign_queue(queue.name)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep_once()
+            except Unavailable as error:
+                logger.warning("sweep skipped: %s", error)
+            except Exception:
+                logger.exception("sweep failed")
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+
+    def _write_history(self) -> None:
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
+        writer = HistoryWriter(self.engine, EventReader(client))
+        try:
+            writer.run(self._stop_history, block_ms=500)
+        finally:
+            client.close()
+
+    def _queue_snapshot_sync(self) -> list[Any]:
+        from queues.store import QueueStore
+
+        client = redis.Redis.from_url(self.redis_url, socket_timeout=2)
+        try:
+            store = QueueStore(client)
+            return [store.queue_stats(queue.name) for queue in store.list_queues()]
+        finally:
+            client.close()
+
+
+_REASON_NAMES = {
+    pb.ROUTING_REASON_RULE: "rule",
+    pb.ROUTING_REASON_CATEGORY_MAP: "model",
+    pb.ROUTING_REASON_TRIAGE: "triage",
+    pb.ROUTING_REASON_DEFAULT: "default",
+}

@@ -1,0 +1,87 @@
+"""`ticket-router serve`: run one router process until SIGINT/SIGTERM.
+
+With no `REDIS_URL` it starts a private Redis (AOF in the data directory) and stops it on
+exit; with no `DATABASE_URL` the history is SQLite in the data directory; with no
+`--model` it trains or loads the default model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from router.app import RouterApp
+from router.embedded_redis import EmbeddedRedis
+from router.scoring_adapter import ScoringAdapter
+from router.server import create_server
+from router.settings import Settings
+from router.telemetry import setup_telemetry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    """A started router: its app, server and bound port."""
+
+    app: RouterApp
+    server: grpc.aio.Server
+    port: int
+    redis_url: str
+
+
+@contextlib.asynccontextmanager
+async def running_router(settings: Settings, *, telemetry: bool = True) -> AsyncIterator[Running]:
+    """Start everything a router needs (embedded Redis if no URL), stop it all on exit."""
+    embedded: EmbeddedRedis | None = None
+    redis_url = settings.redis_url
+    if redis_url is None:
+        embedded = EmbeddedRedis(settings.data_dir / "redis")
+        redis_url = await asyncio.to_thread(embedded.start)
+        logger.info("started embedded Redis at %s (AOF in %s)", redis_url, embedded.directory)
+    pipeline = None
+    try:
+        if telemetry:
+            pipeline = setup_telemetry("ticket-router", settings.metrics_port or None)
+        scoring = await asyncio.to_thread(ScoringAdapter.load, settings)
+        app = RouterApp(settings=settings, redis_url=redis_url, scoring=scoring)
+        if pipeline is not None:
+            app.tracing_interceptors = pipeline.tracing_interceptors()
+        await app.start()
+        try:
+            server, port = await create_server(app, settings)
+            try:
+                yield Running(app, server, port, redis_url)
+            finally:
+                await server.stop(grace=5)
+        finally:
+            await app.stop()
+    finally:
+        if pipeline is not None:
+            pipeline.shutdown()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def serve(settings: Settings, on_ready: Callable[[Running], None] | None = None) -> None:
+    """Run until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with running_router(settings) as running:
+        if on_ready is not None:
+            on_ready(running)
+        await stop.wait()
+
+
+def data_dir_option(value: Path | None) -> Path | None:
+    """Expand `~` in a --data-dir flag."""
+    return value.expanduser() if value is not None else None

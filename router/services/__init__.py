@@ -1,0 +1,1 @@
+"""The gRPC servicers: validate the request, call `RouterApp`, convert the result."""

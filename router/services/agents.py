@@ -1,0 +1,165 @@
+"""AgentService: agent profiles and status, the offer stream, accept and reject."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+
+from queues.events import Event, EventType
+from queues.models import AgentState, AgentStatus, Offer
+from router import convert
+from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
+from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc
+from router.app import RouterApp
+from router.errors import InvalidArgument, NotFound
+from router.interceptors import current_principal
+from router.validation import check_agent, check_id
+
+HEARTBEAT_S = 15.0
+"""A stream re-sends the agent's pending offers this often, so a lost event costs at most this."""
+
+
+class AgentService(agents_grpc.AgentServiceServicer):
+    """Implements `ticket_router.v1.AgentService`."""
+
+    def __init__(self, app: RouterApp) -> None:
+        self.app = app
+
+    async def UpsertAgent(
+        self, request: agents_pb.UpsertAgentRequest, context: grpc.aio.ServicerContext
+    ) -> agents_pb.UpsertAgentResponse:
+        check_agent(request.agent)
+        agent = request.agent
+        status = convert.AGENT_STATUS_NAMES.get(agent.status, AgentStatus.AVAILABLE)
+        update = await self.app.queues.upsert_agent(
+            agent.id, list(agent.queues), dict(agent.skills), dict(agent.capacity), status
+        )
+        if update.agent.status is AgentStatus.AVAILABLE:
+            await self.app.assign_agent(agent.id)
+        return agents_pb.UpsertAgentResponse(
+            agent=agent_message(update.agent, agent.display_name), created=update.created
+        )
+
+    async def SetAgentStatus(
+        self, request: agents_pb.SetAgentStatusRequest, context: grpc.aio.ServicerContext
+    ) -> agents_pb.SetAgentStatusResponse:
+        check_id(request.agent_id, "agent_id")
+        current_principal().require_agent(request.agent_id)
+        status = convert.AGENT_STATUS_NAMES.get(request.status)
+        if status is None:
+            raise InvalidArgument(
+                "use AGENT_STATUS_AVAILABLE, AGENT_STATUS_AWAY or AGENT_STATUS_OFFLINE",
+                field="status",
+            )
+        before = await self._agent(request.agent_id)
+        update = await self.app.queues.set_agent_status(request.agent_id, status)
+        for offer in update.handed_back:  # back to the front of their queues: offer them again
+            await self.app.assign_queue(offer.queue, limit=1)
+        if status is AgentStatus.AVAILABLE:
+            await self.app.assign_agent(request.agent_id)
+        return agents_pb.SetAgentStatusResponse(
+            previous_status=convert.AGENT_STATUS_VALUES[before.status],
+            status=convert.AGENT_STATUS_VALUES[update.agent.status],
+            offers_returned=len(update.handed_back),
+        )
+
+    async def StreamOffers(
+        self, request: agents_pb.StreamOffersRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[agents_pb.StreamOffersResponse]:
+        check_id(request.agent_id, "agent_id")
+        current_principal().require_agent(request.agent_id)
+        await self._agent(request.agent_id)
+        sent: set[str] = set()
+        # Subscribe before reading the pending offers, so nothing made in between is missed;
+        # pending offers are sent again on every (re)connection: an offer is never lost.
+        async with self.app.offer_hub.subscribe(request.agent_id) as events:
+            while True:
+                for offer in await self.app.queues.pending_offers(request.agent_id):
+                    message = await self._offer_response(offer, resume_token="")
+                    if message.offer.offer_id not in sent:
+                        sent.add(message.offer.offer_id)
+                        yield message
+                try:
+                    event = await asyncio.wait_for(events.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    continue
+                response = await self._event_response(event, sent)
+                if response is not None:
+                    yield response
+
+    async def _event_response(
+        self, event: Event, sent: set[str]
+    ) -> agents_pb.StreamOffersResponse | None:
+        if event.type == EventType.OFFERED:
+            offers = await self.app.queues.pending_offers(event.agent_id or "")
+            for offer in offers:
+                if offer.ticket_id == event.ticket_id:
+                    response = await self._offer_response(offer, resume_token=event.event_id)
+                    if response.offer.offer_id in sent:
+                        return None
+                    sent.add(response.offer.offer_id)
+                    return response
+            return None  # already accepted, expired or withdrawn
+        return agents_pb.StreamOffersResponse(
+            withdrawal=agents_pb.OfferWithdrawal(
+                ticket_id=event.ticket_id, reason=event.type, offer_id=""
+            ),
+            resume_token=event.event_id,
+        )
+
+    async def _offer_response(
+        self, offer: Offer, *, resume_token: str
+    ) -> agents_pb.StreamOffersResponse:
+        try:
+            ticket = (await self.app.ticket(offer.ticket_id)).ticket
+        except NotFound:
+            ticket = None
+        return agents_pb.StreamOffersResponse(
+            offer=convert.offer_message(offer, ticket), resume_token=resume_token
+        )
+
+    async def AcceptOffer(
+        self, request: agents_pb.AcceptOfferRequest, context: grpc.aio.ServicerContext
+    ) -> agents_pb.AcceptOfferResponse:
+        check_id(request.agent_id, "agent_id")
+        check_id(request.ticket_id, "ticket_id")
+        current_principal().require_agent(request.agent_id)
+        assignment = await self.app.accept(request.ticket_id, request.agent_id)
+        return agents_pb.AcceptOfferResponse(
+            assignment=agents_pb.Assignment(
+                ticket_id=assignment.ticket_id,
+                agent_id=assignment.agent_id,
+                queue=assignment.queue,
+                accepted_at=convert.timestamp(assignment.assigned_at),
+            )
+        )
+
+    async def RejectOffer(
+        self, request: agents_pb.RejectOfferRequest, context: grpc.aio.ServicerContext
+    ) -> agents_pb.RejectOfferResponse:
+        check_id(request.agent_id, "agent_id")
+        check_id(request.ticket_id, "ticket_id")
+        current_principal().require_agent(request.agent_id)
+        state = await self.app.reject(request.ticket_id, request.agent_id)
+        return agents_pb.RejectOfferResponse(state=convert.STATE_BY_STATUS[state.status])
+
+    async def _agent(self, agent_id: str) -> AgentState:
+        agent = await self.app.queues.get_agent(agent_id)
+        if agent is None:
+            raise NotFound(f"agent {agent_id!r} does not exist; register it with UpsertAgent")
+        return agent
+
+
+def agent_message(agent: AgentState, display_name: str = "") -> agents_pb.Agent:
+    """The proto form of an agent."""
+    return agents_pb.Agent(
+        id=agent.agent_id,
+        display_name=display_name,
+        skills=agent.skills,
+        capacity=agent.capacity,
+        queues=agent.queues,
+        status=convert.AGENT_STATUS_VALUES[agent.status],
+        load=agent.load,
+    )
