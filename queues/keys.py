@@ -8,6 +8,10 @@ Layout, for tenant `acme` (the hash tag is the part in braces)::
     tr:{acme}:offers                             ZSET  ticket id by offer expiry (ms)
     tr:{acme}:finished                           ZSET  ticket id by completion/cancel time (ms)
     tr:{acme}:events                             STREAM the outbox (see queues/events.py)
+    tr:{acme}:holdings                           ZSET  "agent\0ticket" for every open offer and
+                                                       assignment, score 0: an agent's tickets
+                                                       are one lexicographic range, and its
+                                                       record stays small however loaded it is
     tr:{acme}:q:<queue>:waiting                  ZSET  waiting tickets, all score 0, ordered by
                                                        member "priority|front|deadline|arrival|id"
     tr:{acme}:q:<queue>:arrivals                 ZSET  waiting ticket id by enqueue time (ms)
@@ -32,7 +36,7 @@ tenant's queues. An agent working for two tenants is two agent records with spli
 A deployment whose queues never share agents can give each queue its own tenant and get true
 per-queue slots.
 
-Scripts receive the six tenant keys as KEYS[1..6] (same order everywhere, `TENANT_KEYS`) and
+Scripts receive the seven tenant keys as KEYS[1..7] (same order everywhere, `TENANT_KEYS`) and
 the key prefix as ARGV[1]. Keys that a script only learns while it runs (the indexes of the
 agent it picked, the queue of a ticket it hands back) are derived inside the script by the
 `key_*` Lua functions rendered from `DERIVED_KEYS` below, so Python and Lua cannot drift; they
@@ -53,8 +57,8 @@ DEFAULT_TENANT = "default"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 """Tenant, queue, channel and skill names: they appear inside key names, so no braces/colons."""
 
-TENANT_KEYS = ("tickets", "agents", "queues", "offers", "finished", "events")
-"""The keys every script receives as KEYS[1..6], in this order."""
+TENANT_KEYS = ("tickets", "agents", "queues", "offers", "finished", "events", "holdings")
+"""The keys every script receives as KEYS[1..7], in this order."""
 
 DERIVED_KEYS: dict[str, tuple[str, ...]] = {
     # name: key segments after the prefix; <...> segments are the function's parameters.
@@ -108,7 +112,7 @@ class Keys:
 
     @property
     def tenant_keys(self) -> list[str]:
-        """KEYS[1..6] of every script."""
+        """KEYS[1..7] of every script."""
         return [self.prefix + name for name in TENANT_KEYS]
 
     @property
@@ -134,6 +138,10 @@ class Keys:
     @property
     def events(self) -> str:
         return self.prefix + "events"
+
+    @property
+    def holdings(self) -> str:
+        return self.prefix + "holdings"
 
     def derived(self, name: str, **parts: str | int) -> str:
         """A per-queue key, e.g. `derived("waiting", queue="billing")`."""

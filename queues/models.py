@@ -178,8 +178,8 @@ class AgentState:
             skills={k: int(v) for k, v in _mapping(record.get("skills")).items()},
             capacity={k: int(v) for k, v in _mapping(record.get("capacity")).items()},
             load={k: int(v) for k, v in _mapping(record.get("load")).items() if int(v)},
-            offers=sorted(_mapping(record.get("offers"))),
-            assigned=sorted(_mapping(record.get("assigned"))),
+            offers=sorted(_names(record.get("offers"))),
+            assigned=sorted(_names(record.get("assigned"))),
             last_offer_at=_seconds(record.get("last_offer_ms")),
             idle_since=_seconds(record.get("idle_since_ms")),
         )

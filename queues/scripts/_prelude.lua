@@ -6,6 +6,7 @@
 -- KEYS[4] offers   ZSET   ticket id by offer expiry (ms)
 -- KEYS[5] finished ZSET   ticket id by completion/cancel time (ms)
 -- KEYS[6] events   STREAM the outbox
+-- KEYS[7] holdings ZSET   "agent\0ticket" per open offer or assignment (lexicographic)
 -- ARGV[1] key prefix "tr:{tenant}:" (per-queue keys are derived from it by the key_* functions)
 -- ARGV[2] approximate maximum length of the event stream
 -- ARGV[3..] script arguments (see each script's header)
@@ -16,7 +17,7 @@
 
 local PFX = ARGV[1]
 local K_TICKETS, K_AGENTS, K_QUEUES = KEYS[1], KEYS[2], KEYS[3]
-local K_OFFERS, K_FINISHED, K_EVENTS = KEYS[4], KEYS[5], KEYS[6]
+local K_OFFERS, K_FINISHED, K_EVENTS, K_HOLDINGS = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local STREAM_MAXLEN = ARGV[2]
 
 --@KEY_FUNCTIONS@
@@ -58,8 +59,6 @@ local function load_agent(id)
   if a then
     a.queues = a.queues or {}
     a.load = a.load or {}
-    a.offers = a.offers or {}
-    a.assigned = a.assigned or {}
   end
   return a
 end
@@ -204,12 +203,22 @@ local function unindex_agent(a)
   end
 end
 
+-- An agent's open offers and assignments: one lexicographic range of the holdings set.
+-- Agent ids have no control characters, so "\0" cannot occur inside one.
+local function holding(agent_id, ticket_id) return agent_id .. '\0' .. ticket_id end
+
+local function held_ticket_ids(agent_id)
+  local members = redis.call('ZRANGEBYLEX', K_HOLDINGS, '[' .. agent_id .. '\0',
+                             '(' .. agent_id .. '\1')
+  local ids = {}
+  for i, member in ipairs(members) do ids[i] = string.sub(member, #agent_id + 2) end
+  return ids
+end
+
 -- Free the agent's capacity held by a ticket (offer or assignment).
-local function release(a, ticket_id)
-  local channel = a.offers[ticket_id] or a.assigned[ticket_id]
-  if not channel then return end
-  a.offers[ticket_id] = nil
-  a.assigned[ticket_id] = nil
+local function release(a, t)
+  if redis.call('ZREM', K_HOLDINGS, holding(a.id, t.id)) == 0 then return end
+  local channel = t.channel
   a.load[channel] = math.max(0, (a.load[channel] or 0) - 1)
   if a.load[channel] == 0 then a.load[channel] = nil end
   if total_load(a) == 0 then a.idle_since_ms = NOW end
@@ -225,7 +234,7 @@ end
 local function hand_back(t, a, kind, cooloff_ms, reason)
   local view = offer_view(t)
   redis.call('ZREM', K_OFFERS, t.id)
-  release(a, t.id)
+  release(a, t)
   t.skip[a.id] = NOW + cooloff_ms
   add_waiting(t, true)
   save_ticket(t)
@@ -256,7 +265,7 @@ local function make_offer(t, a, config)
   t.offers_made = (t.offers_made or 0) + 1
   redis.call('ZADD', K_OFFERS, int(t.offer_expires_ms), t.id)
   a.load[t.channel] = (a.load[t.channel] or 0) + 1
-  a.offers[t.id] = t.channel
+  redis.call('ZADD', K_HOLDINGS, 0, holding(a.id, t.id))
   a.last_offer_ms = NOW
   save_ticket(t)
   save_agent(a)
@@ -302,4 +311,28 @@ local function check_offer_holder(t, a, operation)
   end
   return fail('not_offer_holder', 'agent ' .. a.id .. ' does not hold an offer of ticket ' ..
               t.id, 'agent_id')
+end
+
+-- Hand back every open offer of an agent who is going away or offline.
+local function hand_back_offers(a, reason)
+  local handed_back = {}
+  for _, ticket_id in ipairs(held_ticket_ids(a.id)) do
+    local t = load_ticket(ticket_id)
+    if t and t.status == 'offered' and t.agent == a.id then
+      handed_back[#handed_back + 1] = hand_back(t, a, 'offer_revoked', 0, reason)
+    end
+  end
+  return handed_back
+end
+
+-- The agent as replies show it: the record plus the ids it holds (never saved like this).
+local function agent_reply(a)
+  local offers, assigned = {}, {}
+  for _, ticket_id in ipairs(held_ticket_ids(a.id)) do
+    local t = load_ticket(ticket_id)
+    if t and t.agent == a.id and t.status == 'offered' then offers[#offers + 1] = ticket_id end
+    if t and t.agent == a.id and t.status == 'assigned' then assigned[#assigned + 1] = ticket_id end
+  end
+  a.offers, a.assigned = offers, assigned
+  return a
 end

@@ -1,8 +1,9 @@
 -- accept: the agent holding a live offer takes the ticket (offer -> assignment). Accepting an
 -- assignment one already holds returns it again, so a client may retry safely.
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
+-- Capacity stays reserved (the holding is kept), so the agent record is not rewritten.
 -- Derived keys: only when the offer has expired: waiting/arrivals of the ticket's queue and
 -- the agent's index keys (the expired offer is handed back before offer_expired is returned).
 -- Reply: {"ok": ticket record}; errors not_found, offer_expired, not_offer_holder,
@@ -21,10 +22,7 @@ redis.call('ZREM', K_OFFERS, ticket_id)
 t.status = 'assigned'
 t.assigned_ms = NOW
 t.offer_expires_ms = nil
-a.offers[ticket_id] = nil
-a.assigned[ticket_id] = t.channel
 save_ticket(t)
-save_agent(a)
 emit('accepted', ticket_id, t.queue, agent_id, {channel = t.channel,
                                                 wait_ms = NOW - t.enqueued_ms})
 return ok(t)

@@ -1,6 +1,6 @@
 -- cancel: withdraw a ticket for good, whatever its state (its agent's capacity is freed).
 -- Cancelling a cancelled ticket returns it again (safe retry).
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- Derived keys: waiting/arrivals of its queue, the agent's index keys.
 -- Reply: {"ok": ticket record}; errors not_found, failed_precondition (completed).
@@ -19,7 +19,7 @@ else
   previous_agent = t.agent
   redis.call('ZREM', K_OFFERS, ticket_id)
   local a = load_agent(previous_agent)
-  release(a, ticket_id)
+  release(a, t)
   save_agent(a)
   index_agent(a)
 end

@@ -1,5 +1,5 @@
 -- enqueue: put a new ticket in a queue; an existing ticket id is returned unchanged.
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] queue
 -- ARGV[5] priority (1 = most urgent)

@@ -1,5 +1,5 @@
 -- queue_stats (read-only): depth, oldest wait and agent counts of a queue, in O(log N).
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] queue
 -- Derived keys: waiting(queue), arrivals(queue), members(queue).
 -- Reply: {"ok": {...counts, "oldest_enqueued_ms", "now_ms", "config"}}; error not_found.

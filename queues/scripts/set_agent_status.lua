@@ -1,6 +1,6 @@
 -- set_agent_status: make an agent available, away or offline; away/offline hands its pending
 -- offers back to the front of their queues at once (assignments stay with the agent).
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- ARGV[4] status: available | away | offline
 -- Derived keys: members/free/skilled of the agent's queues, waiting/arrivals of the queues of
@@ -13,7 +13,7 @@ if not a then
               'agent_id')
 end
 if a.status == status then
-  return ok({agent = a, handed_back = {}})
+  return ok({agent = agent_reply(a), handed_back = {}})
 end
 
 local previous = a.status
@@ -21,13 +21,8 @@ a.status = status
 a.status_since_ms = NOW
 if status == 'available' and total_load(a) == 0 then a.idle_since_ms = NOW end
 local handed_back = {}
-if status ~= 'available' then
-  for ticket_id, _ in pairs(a.offers) do
-    local t = load_ticket(ticket_id)
-    handed_back[#handed_back + 1] = hand_back(t, a, 'offer_revoked', 0, 'agent ' .. status)
-  end
-end
+if status ~= 'available' then handed_back = hand_back_offers(a, 'agent ' .. status) end
 save_agent(a)
 index_agent(a)
 emit('agent_status', nil, nil, agent_id, {status = status, previous = previous})
-return ok({agent = a, handed_back = handed_back})
+return ok({agent = agent_reply(a), handed_back = handed_back})

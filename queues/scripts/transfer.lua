@@ -1,6 +1,6 @@
 -- transfer: move a ticket to another queue. A waiting ticket keeps its arrival time; an offered
 -- or assigned one is taken from its agent (capacity freed) and waits in the new queue.
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] target queue
 -- Derived keys: waiting/arrivals of both queues, the previous agent's index keys.
@@ -25,7 +25,7 @@ else
   previous_agent = t.agent
   redis.call('ZREM', K_OFFERS, ticket_id)
   local a = load_agent(previous_agent)
-  release(a, ticket_id)
+  release(a, t)
   save_agent(a)
   index_agent(a)
 end

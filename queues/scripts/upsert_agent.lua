@@ -1,6 +1,6 @@
 -- upsert_agent: create an agent or replace its queues, skills, capacity and status. Its load,
 -- offers and assignments are kept; going away/offline hands its offers back at once.
--- KEYS[1..6] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- ARGV[4] queues, JSON array
 -- ARGV[5] skills, JSON object skill -> level
@@ -24,7 +24,7 @@ local created = a == nil
 if a then
   unindex_agent(a)
 else
-  a = {id = agent_id, load = {}, offers = {}, assigned = {}, idle_since_ms = NOW}
+  a = {id = agent_id, load = {}, idle_since_ms = NOW}
 end
 local previous_status = a.status
 a.queues = queues
@@ -37,14 +37,9 @@ if a.status ~= previous_status then
 end
 
 local handed_back = {}
-if a.status ~= 'available' then
-  for ticket_id, _ in pairs(a.offers) do
-    local t = load_ticket(ticket_id)
-    handed_back[#handed_back + 1] = hand_back(t, a, 'offer_revoked', 0, 'agent ' .. a.status)
-  end
-end
+if a.status ~= 'available' then handed_back = hand_back_offers(a, 'agent ' .. a.status) end
 save_agent(a)
 index_agent(a)
 emit('agent_updated', nil, nil, agent_id, {queues = a.queues, skills = a.skills,
                                            capacity = a.capacity, status = a.status})
-return ok({agent = a, handed_back = handed_back, created = created})
+return ok({agent = agent_reply(a), handed_back = handed_back, created = created})

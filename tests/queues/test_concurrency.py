@@ -94,10 +94,11 @@ def _check_redis_state(client: redis.Redis, keys: Keys) -> dict[str, dict[str, A
     arrivals = {q: {m.decode() for m in client.zrange(keys.derived("arrivals", queue=q), 0, -1)}
                 for q in QUEUES}
     holders: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for agent_id, agent in agents.items():
-        for kind in ("offers", "assigned"):
-            for ticket_id in agent.get(kind) or {}:
-                holders[ticket_id].append((agent_id, kind))
+    load: dict[str, Counter[str]] = defaultdict(Counter)
+    for member in client.zrange(keys.holdings, 0, -1):
+        agent_id, ticket_id = member.decode().split("\0")
+        holders[ticket_id].append((agent_id, "holds"))
+        load[agent_id][tickets[ticket_id]["channel"]] += 1
 
     for ticket_id, t in tickets.items():
         places = [(q, "waiting") for q in QUEUES if t.get("wkey") in waiting[q]]
@@ -108,8 +109,8 @@ def _check_redis_state(client: redis.Redis, keys: Keys) -> dict[str, dict[str, A
         expected = {
             "waiting": [(t["queue"], "waiting"), (t["queue"], "arrivals")],
             "offered": [("offers", str(float(t.get("offer_expires_ms", -1)))),
-                        (t.get("agent"), "offers")],
-            "assigned": [(t.get("agent"), "assigned")],
+                        (t.get("agent"), "holds")],
+            "assigned": [(t.get("agent"), "holds")],
             "completed": [("finished", "")],
             "cancelled": [("finished", "")],
         }[t["status"]]
@@ -119,18 +120,15 @@ def _check_redis_state(client: redis.Redis, keys: Keys) -> dict[str, dict[str, A
     assert set(offers) <= set(tickets)
 
     for agent_id, agent in agents.items():
-        load: Counter[str] = Counter()
-        for kind in ("offers", "assigned"):
-            load.update((agent.get(kind) or {}).values())
         stored = {k: v for k, v in (agent.get("load") or {}).items() if v}
-        assert stored == dict(load), (agent_id, agent)
-        for channel, count in load.items():
+        assert stored == dict(load[agent_id]), (agent_id, agent)
+        for channel, count in load[agent_id].items():
             assert count <= agent["capacity"].get(channel, 0), (agent_id, agent)
         for queue in agent["queues"] or []:
             for channel in CHANNELS:
                 indexed = client.zscore(keys.derived("free", queue=queue, channel=channel),
                                         agent_id) is not None
-                room = load[channel] < agent["capacity"].get(channel, 0)
+                room = load[agent_id][channel] < agent["capacity"].get(channel, 0)
                 assert indexed == (agent["status"] == "available" and room), (agent_id, queue)
     return tickets
 

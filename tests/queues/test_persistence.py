@@ -58,7 +58,7 @@ def test_everything_survives_a_redis_crash_and_restart(tmp_path: Path) -> None:
 
         assert _snapshot(store, reader) == before
         # ...and it keeps working: the live offer can be accepted, the rest assigned.
-        [offer] = store.pending_offers("bob")
+        offer = store.pending_offers("bob")[0]
         assert store.accept(offer.ticket_id, "bob").agent_id == "bob"
         store.complete(accepted.ticket_id, "ann")
         store.enqueue("after", "support", 1, "email")
