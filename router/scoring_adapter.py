@@ -1,0 +1,88 @@
+"""The service's view of the scorer: proto tickets in, proto scores out.
+
+The scorer (`scoring.scorer.Scorer`) works on `scoring.features.Ticket`; this module is the
+one place that converts between the two, so the gRPC layer never sees LightGBM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from router import convert
+from router.api.ticket_router.v1 import ticket_pb2 as pb
+from router.settings import Settings
+from scoring.features import QueueState, Ticket
+from scoring.scorer import Scorer
+
+EXPLAIN_TOP_K = 5
+"""Contributions shown per task in an explanation."""
+
+
+def scoring_ticket(ticket: pb.Ticket) -> Ticket:
+    """The scorer's ticket from the proto one."""
+    return Ticket(
+        subject=ticket.subject,
+        body=ticket.body,
+        channel=convert.CHANNEL_NAMES.get(ticket.channel, ""),  # type: ignore[call-overload]
+        customer_id=ticket.customer_id,
+        customer_tier=ticket.customer_tier,
+        product=ticket.product,
+        language=ticket.language,
+        created_at=convert.aware(ticket.created_at),
+        attributes=dict(ticket.attributes),
+    )
+
+
+def queue_state(stats: Any, priority: str = "") -> QueueState:
+    """The scorer's queue state from `queues.models.QueueStats`."""
+    return QueueState(
+        queue_depth=stats.depth,
+        agents_available=stats.agents_available,
+        oldest_wait_s=stats.oldest_wait_s,
+        priority=priority,
+    )
+
+
+@dataclass
+class ScoringAdapter:
+    """Scores proto tickets with a loaded model."""
+
+    scorer: Scorer
+
+    @classmethod
+    def load(cls, settings: Settings) -> ScoringAdapter:
+        """The model in `settings.model_dir`, else the default model (trained on first use)."""
+        if settings.model_dir is not None:
+            return cls(Scorer.load(settings.model_dir))
+        from scoring.default_model import load_or_train_default
+
+        return cls(load_or_train_default(settings.data_dir))
+
+    def score(
+        self, ticket: pb.Ticket, stats: Any | None, *, explain: bool = False
+    ) -> pb.Scores:
+        """All scores of a ticket (SLA risk given the queue state, when known)."""
+        plain = scoring_ticket(ticket)
+        state = queue_state(stats) if stats is not None else None
+        scores = self.scorer.score(plain, state)
+        message = pb.Scores(
+            category=scores.category,
+            category_confidence=scores.category_confidence,
+            category_probabilities=scores.category_probabilities,
+            priority=convert.priority_value(scores.priority),
+            priority_probabilities=scores.priority_probabilities,
+            sla_risk=scores.sla_risk,
+            model_version=scores.model_version,
+        )
+        if explain:
+            explanation = self.scorer.explain(plain, state, top_k=EXPLAIN_TOP_K)
+            for task, contributions in explanation.tasks.items():
+                entry = message.explanation.tasks[task]
+                for feature, value in contributions:
+                    entry.contributions.add(feature=feature, contribution=value)
+        return message
+
+    def sla_risk(self, ticket: pb.Ticket, stats: Any, priority: str = "") -> float:
+        """The SLA-breach probability of a ticket joining a queue in the given state."""
+        return float(self.scorer.sla_risk(scoring_ticket(ticket), queue_state(stats, priority)))

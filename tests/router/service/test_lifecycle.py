@@ -1,0 +1,134 @@
+"""A ticket's whole life over the real gRPC API: submit, offer, accept, respond, resolve."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+
+from clients.client import AsyncRouterClient
+from clients.requests import make_agent, make_ticket
+from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
+from router.api.ticket_router.v1 import queue_service_pb2 as queues_pb
+from router.api.ticket_router.v1 import ticket_pb2 as pb
+from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
+from tests.router.service.conftest import eventually
+
+INVOICE = make_ticket(
+    "t-invoice-1",
+    "Invoice charged twice",
+    "Hello, my credit card was charged twice for the March invoice. Please refund.",
+    channel="email",
+    customer_tier="premium",
+)
+
+
+async def upsert(client: AsyncRouterClient, agent_id: str, queues: list[str]) -> None:
+    await client.call(
+        "AgentService", "UpsertAgent",
+        agents_pb.UpsertAgentRequest(agent=make_agent(agent_id, queues, {"email": 2, "chat": 1})),
+    )
+
+
+async def get(client: AsyncRouterClient, ticket_id: str) -> tickets_pb.GetTicketResponse:
+    return await client.call(  # type: ignore[no-any-return]
+        "TicketService", "GetTicket", tickets_pb.GetTicketRequest(ticket_id=ticket_id)
+    )
+
+
+async def test_submit_routes_scores_and_offers(client: AsyncRouterClient) -> None:
+    first = await client.submit_ticket(INVOICE)
+    assert first.created
+    assert first.decision.queue  # routed somewhere the rules allow
+    assert first.scores.category in first.scores.category_probabilities
+    assert 0.0 <= first.scores.sla_risk <= 1.0
+    assert first.state == pb.TICKET_STATE_WAITING  # nobody is on shift yet
+
+    again = await client.submit_ticket(INVOICE)
+    assert not again.created
+    assert again.scores == first.scores and again.decision == first.decision
+
+
+async def test_whole_lifecycle_with_offer_stream(client: AsyncRouterClient) -> None:
+    submitted = await client.submit_ticket(INVOICE)
+    queue = submitted.decision.queue
+    await upsert(client, "alice", [queue])
+
+    stream = client.stream_offers("alice")
+    message = await asyncio.wait_for(stream.read(), 10)
+    assert message.offer.ticket.id == INVOICE.id
+    assert message.offer.ticket.subject == INVOICE.subject
+    stream.cancel()
+
+    accepted = await client.call(
+        "AgentService", "AcceptOffer",
+        agents_pb.AcceptOfferRequest(agent_id="alice", ticket_id=INVOICE.id),
+    )
+    assert accepted.assignment.agent_id == "alice"
+    responded = await client.call(
+        "TicketService", "RecordFirstResponse",
+        tickets_pb.RecordFirstResponseRequest(ticket_id=INVOICE.id, agent_id="alice"),
+    )
+    assert not responded.already_recorded
+    resolved = await client.call(
+        "TicketService", "ResolveTicket",
+        tickets_pb.ResolveTicketRequest(ticket_id=INVOICE.id, agent_id="alice"),
+    )
+    assert not resolved.already_resolved
+
+    async def timeline_complete() -> bool:
+        ticket = await get(client, INVOICE.id)
+        types = [event.type for event in ticket.events]
+        return ticket.state == pb.TICKET_STATE_RESOLVED and "completed" in types
+
+    await eventually(timeline_complete)
+    ticket = await get(client, INVOICE.id)
+    types = [event.type for event in ticket.events]
+    assert types[0] == "enqueued"
+    assert types.index("offered") < types.index("accepted") < types.index("completed")
+    assert "first_response" in types
+    assert ticket.accepted_at.ToDatetime() <= ticket.resolved_at.ToDatetime()
+
+    stats = await client.call(
+        "QueueService", "GetQueueStats", queues_pb.GetQueueStatsRequest(queue=queue)
+    )
+    assert stats.stats.depth == 0
+    assert stats.stats.agents_available == 1
+
+
+async def test_rejected_offer_goes_to_the_next_agent(client: AsyncRouterClient) -> None:
+    submitted = await client.submit_ticket(INVOICE)
+    queue = submitted.decision.queue
+    await upsert(client, "bob", [queue])
+    offered_to = (await get(client, INVOICE.id)).agent_id
+    assert offered_to == "bob"
+    await upsert(client, "carol", [queue])
+    await client.call(
+        "AgentService", "RejectOffer",
+        agents_pb.RejectOfferRequest(agent_id="bob", ticket_id=INVOICE.id),
+    )
+
+    async def offered_to_carol() -> bool:
+        ticket = await get(client, INVOICE.id)
+        return ticket.state == pb.TICKET_STATE_OFFERED and ticket.agent_id == "carol"
+
+    await eventually(offered_to_carol)
+
+
+async def test_unanswered_offer_expires_and_comes_back(client: AsyncRouterClient) -> None:
+    submitted = await client.submit_ticket(INVOICE)
+    await upsert(client, "dave", [submitted.decision.queue])
+    assert (await get(client, INVOICE.id)).agent_id == "dave"
+    await upsert(client, "erin", [submitted.decision.queue])
+
+    async def moved_to_erin() -> bool:  # offers time out after 2 s in these tests
+        return (await get(client, INVOICE.id)).agent_id == "erin"
+
+    await eventually(moved_to_erin, timeout=15)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.call(
+            "AgentService", "AcceptOffer",
+            agents_pb.AcceptOfferRequest(agent_id="dave", ticket_id=INVOICE.id),
+        )
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
