@@ -88,6 +88,11 @@ class ConfigProblem:
     item_id: str | None = None
     item_kind: str = "rule"
 
+    @property
+    def rule_id(self) -> str | None:
+        """The id of the rule the problem is in (None for other items and outside rules)."""
+        return self.item_id if self.item_kind == "rule" else None
+
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line is not None else "line ?"
         item = f" ({self.item_kind} {self.item_id!r})" if self.item_id is not None else ""
@@ -254,6 +259,9 @@ def _load_yaml(text: str) -> tuple[Any, dict[Path, int]]:
     return data, builder.lines
 
 
+_PLAIN_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+
+
 class _YamlBuilder:
     """Turns a composed YAML node graph into plain values and a path->line table."""
 
@@ -280,6 +288,10 @@ class _YamlBuilder:
             return None
         if isinstance(node, yaml.ScalarNode):
             return self.loader.construct_object(node, deep=True)
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"unsupported tag {node.tag!r}", node.start_mark
+            )
         self.active.add(id(node))
         try:
             if isinstance(node, yaml.SequenceNode):

@@ -118,6 +118,8 @@ def test_toml_dates_are_plain_python_values() -> None:
         ("yaml", "rules:\n  - id: a\n   route_to: b\n", 3, "YAML syntax error"),
         ("yaml", "a: 1\nb: [1, 2\nc: 3\n", 3, "YAML syntax error"),
         ("yaml", "a: !!python/object:os.system ls\n", 1, "remove the tag"),
+        ("yaml", "a: 1\nb: !!python/object/apply:os.getcwd []\n", 2, "remove the tag"),
+        ("yaml", "a: !!set {x}\n", 1, "remove the tag"),
         ("toml", "a = 1\n[rules\nid = 2\n", 2, "TOML syntax error"),
         ("toml", "a = 1\na = 2\n", 2, "TOML syntax error"),
     ],
