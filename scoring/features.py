@@ -1,0 +1,418 @@
+"""The one place features are built, for training and serving alike.
+
+A ticket becomes one dense row per task:
+
+* **text scores**: a linear model (LinearSVC) over the TF-IDF word and character n-grams of the
+  cleaned subject and body gives one score per class (and, for several classes, each class's
+  margin over the best other class, which trees split on directly). At training time these are
+  out-of-fold scores, so the trees see scores as noisy as at serving time;
+* **keywords**: presence of a few words selected by chi-squared, which explanations can name;
+* **metadata**: channel, customer tier, product, language and any other categorical fields as
+  LightGBM categorical codes (unseen values become missing), hour of day and weekday, text length,
+  and numeric fields;
+* **queue state** (SLA risk): depth of the target queue, agents available, oldest wait, depth per
+  agent and the priority the ticket joins the queue with.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from scoring.text import TextVectorizer, clean_text, readable_term
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket as the scorer sees it. Every field but the text is optional."""
+
+    subject: str
+    body: str
+    channel: str = ""
+    customer_id: str = ""
+    customer_tier: str = ""
+    product: str = ""
+    language: str = ""
+    created_at: datetime | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """The state of the target queue when the ticket arrives (inputs of SLA risk).
+
+    `priority` is the priority the ticket is queued with; left empty, the scorer uses its own
+    predicted priority.
+    """
+
+    queue_depth: int = 0
+    agents_available: int = 0
+    oldest_wait_s: float = 0.0
+    priority: str = ""
+
+
+TICKET_CATEGORICALS = ("channel", "customer_tier", "product", "language")
+"""Ticket fields used as categorical features when they vary in the training data."""
+
+QUEUE_NUMERICS = ("queue_depth", "agents_available", "oldest_wait_s", "depth_per_agent")
+
+_TICKET_FIELDS = {f.name for f in fields(Ticket)}
+_MIN_CATEGORY_COUNT = 3  # rarer values are "unknown": too few rows to learn them
+_MAX_CATEGORY_CODES = 250  # LightGBM categorical splits overfit on very wide fields
+_N_KEYWORDS = 30
+_OOF_FOLDS = 5
+
+
+def ticket_text(ticket: Ticket) -> str:
+    """The cleaned text of a ticket: subject and body together."""
+    subject = ticket.subject if isinstance(ticket.subject, str) else ""
+    body = ticket.body if isinstance(ticket.body, str) else ""
+    return clean_text(f"{subject}\n{body}" if subject else body)
+
+
+def field_value(ticket: Ticket, name: str) -> str:
+    """A categorical field of a ticket (a Ticket field or an attribute), '' when absent."""
+    value = getattr(ticket, name) if name in _TICKET_FIELDS else ticket.attributes.get(name, "")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value).strip()
+
+
+def _number(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
+
+
+def _time_parts(created_at: Any) -> tuple[float, float]:
+    if not isinstance(created_at, datetime):
+        return math.nan, math.nan
+    return created_at.hour + created_at.minute / 60.0, float(created_at.weekday())
+
+
+@dataclass
+class LinearTextModel:
+    """Per-class linear scores over TF-IDF terms: ``scores = x @ weights + bias``."""
+
+    weights: np.ndarray  # (n_terms, n_outputs)
+    bias: np.ndarray  # (n_outputs,)
+
+    def scores_one(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray:
+        """Scores for one vectorized text."""
+        return val @ self.weights[idx] + self.bias
+
+    def scores(self, matrix: sparse.csr_matrix) -> np.ndarray:
+        """Scores for many vectorized texts."""
+        return np.asarray(matrix @ self.weights) + self.bias
+
+
+def fit_linear_text_model(
+    matrix: sparse.csr_matrix, y: np.ndarray, n_classes: int, seed: int = 0
+) -> LinearTextModel:
+    """Train the linear text model (one-vs-rest LinearSVC; one output for two classes)."""
+    from sklearn.svm import LinearSVC
+
+    model = LinearSVC(C=0.5, random_state=seed)
+    model.fit(matrix, y)
+    coef = model.coef_.T.astype(np.float64)
+    bias = np.asarray(model.intercept_, dtype=np.float64)
+    if n_classes > 2 and coef.shape[1] != n_classes:
+        # a fold can miss a class: give it a score that never wins
+        full = np.zeros((coef.shape[0], n_classes))
+        full_bias = np.full(n_classes, -10.0)
+        full[:, model.classes_] = coef
+        full_bias[model.classes_] = bias
+        coef, bias = full, full_bias
+    return LinearTextModel(np.ascontiguousarray(coef), bias)
+
+
+@dataclass
+class TaskFeatures:
+    """Turns tickets (+ queue states) into the dense rows of one task's LightGBM model."""
+
+    labels: list[str]
+    text_model: LinearTextModel | None
+    keyword_ids: list[int]
+    keyword_terms: list[str]
+    categoricals: dict[str, dict[str, int]]  # field -> value -> code
+    numerics: list[str]  # attribute names parsed as numbers
+    use_time: bool
+    use_queue: bool
+    use_queue_priority: dict[str, int] | None  # priority value -> code, when the task uses it
+    names: list[str] = field(default_factory=list)
+    readable: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.names:
+            self.names, self.readable = self._describe()
+
+    @property
+    def n_text_outputs(self) -> int:
+        """Columns of the linear text scores (0 without text)."""
+        return 0 if self.text_model is None else len(self.text_model.bias)
+
+    def _describe(self) -> tuple[list[str], list[str]]:
+        names: list[str] = []
+        readable: list[str] = []
+        n_out = self.n_text_outputs
+        if n_out == 1:
+            names.append("text_score")
+            readable.append(f'text says "{self.labels[1]}"')
+        elif n_out:
+            for label in self.labels:
+                names.append(f"text_score[{label}]")
+                readable.append(f'text says "{label}"')
+            for label in self.labels:
+                names.append(f"text_margin[{label}]")
+                readable.append(f'text favours "{label}" over the rest')
+        for term in self.keyword_terms:
+            names.append(f"kw[{term}]")
+            readable.append(readable_term(term))
+        for name in self.categoricals:
+            names.append(f"cat[{name}]")
+            readable.append(name)
+        if self.use_time:
+            names += ["hour", "weekday"]
+            readable += ["hour of day", "weekday"]
+        names.append("text_chars")
+        readable.append("text length")
+        for name in self.numerics:
+            names.append(f"num[{name}]")
+            readable.append(name)
+        if self.use_queue:
+            names += list(QUEUE_NUMERICS)
+            readable += list(QUEUE_NUMERICS)
+        if self.use_queue_priority is not None:
+            names.append("queue_priority")
+            readable.append("priority")
+        return names, readable
+
+    @property
+    def categorical_columns(self) -> list[int]:
+        """Column indices LightGBM treats as categorical."""
+        cols = [i for i, n in enumerate(self.names) if n.startswith("cat[")]
+        if self.use_queue_priority is not None:
+            cols.append(self.names.index("queue_priority"))
+        return cols
+
+    def _tail(self, ticket: Ticket, clean_chars: int, queue: QueueState | None) -> list[float]:
+        """Every feature after the text scores and keywords."""
+        row: list[float] = []
+        for name, codes in self.categoricals.items():
+            code = codes.get(field_value(ticket, name))
+            row.append(math.nan if code is None else float(code))
+        if self.use_time:
+            row.extend(_time_parts(ticket.created_at))
+        row.append(float(clean_chars))
+        attributes = ticket.attributes
+        for name in self.numerics:
+            row.append(_number(attributes.get(name)))
+        if self.use_queue:
+            q = queue or QueueState()
+            depth = _number(q.queue_depth)
+            agents = _number(q.agents_available)
+            per_agent = depth / max(agents, 0.5) if not math.isnan(depth + agents) else math.nan
+            row += [depth, agents, _number(q.oldest_wait_s), per_agent]
+        if self.use_queue_priority is not None:
+            code = self.use_queue_priority.get(queue.priority if queue else "")
+            row.append(math.nan if code is None else float(code))
+        return row
+
+    def _text_part(self, scores: np.ndarray) -> np.ndarray:
+        if scores.shape[-1] <= 1:
+            return scores
+        # margin of each class over the best other class: "is k the argmax" is one split
+        top2 = np.sort(scores, axis=-1)[..., -2:]
+        best_other = np.where(scores == top2[..., 1:2], top2[..., 0:1], top2[..., 1:2])
+        return np.concatenate([scores, scores - best_other], axis=-1)
+
+    def row(
+        self,
+        ticket: Ticket,
+        clean: str,
+        text_vector: tuple[np.ndarray, np.ndarray] | None,
+        queue: QueueState | None,
+    ) -> np.ndarray:
+        """The feature row of one ticket (float64, NaN for missing)."""
+        parts: list[float] = []
+        if self.text_model is not None and text_vector is not None:
+            idx, val = text_vector
+            parts.extend(self._text_part(self.text_model.scores_one(idx, val)))
+        if self.keyword_ids:
+            present = set(text_vector[0].tolist()) if text_vector is not None else set()
+            parts.extend(1.0 if k in present else 0.0 for k in self.keyword_ids)
+        parts.extend(self._tail(ticket, len(clean), queue))
+        return np.asarray(parts, dtype=np.float64)
+
+    def matrix(
+        self,
+        tickets: Sequence[Ticket],
+        cleaned: Sequence[str],
+        text_matrix: sparse.csr_matrix | None,
+        queues: Sequence[QueueState | None],
+        text_scores: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Feature rows of many tickets; `text_scores` overrides the model's (out-of-fold)."""
+        blocks = []
+        if self.text_model is not None and text_matrix is not None:
+            scores = self.text_model.scores(text_matrix) if text_scores is None else text_scores
+            blocks.append(self._text_part(scores))
+        if self.keyword_ids and text_matrix is not None:
+            blocks.append((text_matrix[:, self.keyword_ids] > 0).toarray().astype(np.float64))
+        tail = [self._tail(t, len(c), q) for t, c, q in zip(tickets, cleaned, queues, strict=True)]
+        blocks.append(np.asarray(tail, dtype=np.float64).reshape(len(tickets), -1))
+        return np.hstack(blocks)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """JSON-able settings and numpy arrays, for saving."""
+        meta = {
+            "labels": self.labels,
+            "keyword_ids": self.keyword_ids,
+            "keyword_terms": self.keyword_terms,
+            "categoricals": self.categoricals,
+            "numerics": self.numerics,
+            "use_time": self.use_time,
+            "use_queue": self.use_queue,
+            "use_queue_priority": self.use_queue_priority,
+            "names": self.names,
+            "readable": self.readable,
+        }
+        arrays = {}
+        if self.text_model is not None:
+            arrays = {"text_weights": self.text_model.weights, "text_bias": self.text_model.bias}
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> TaskFeatures:
+        """Rebuild from `to_state` output."""
+        text_model = None
+        if "text_weights" in arrays:
+            text_model = LinearTextModel(
+                np.ascontiguousarray(arrays["text_weights"], dtype=np.float64),
+                np.asarray(arrays["text_bias"], dtype=np.float64),
+            )
+        return cls(text_model=text_model, **meta)
+
+
+def _category_codes(values: Sequence[str]) -> dict[str, int]:
+    counts = Counter(v for v in values if v)
+    kept = [v for v, c in counts.most_common(_MAX_CATEGORY_CODES) if c >= _MIN_CATEGORY_COUNT]
+    return {v: i for i, v in enumerate(sorted(kept))}
+
+
+def _select_keywords(
+    text_matrix: sparse.csr_matrix, y: np.ndarray, terms: Sequence[str], k: int
+) -> list[int]:
+    """The k word unigrams most associated with the label (chi-squared on presence)."""
+    from sklearn.feature_selection import chi2
+
+    word_cols = np.array([i for i, t in enumerate(terms) if t.startswith("w:")], dtype=np.int64)
+    if len(word_cols) == 0 or len(np.unique(y)) < 2:
+        return []
+    presence = (text_matrix[:, word_cols] > 0).astype(np.float64)
+    scores, _ = chi2(presence, y)
+    scores = np.nan_to_num(scores, nan=0.0)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return sorted(int(word_cols[i]) for i in order if scores[i] > 0)
+
+
+def fit_task_features(
+    tickets: Sequence[Ticket],
+    cleaned: Sequence[str],
+    text_matrix: sparse.csr_matrix | None,
+    vectorizer: TextVectorizer | None,
+    queues: Sequence[QueueState | None],
+    *,
+    y: np.ndarray,
+    labels: list[str],
+    categorical_fields: Sequence[str],
+    numeric_fields: Sequence[str],
+    use_queue: bool,
+    seed: int = 0,
+) -> tuple[TaskFeatures, np.ndarray]:
+    """Fit one task's features on its training rows.
+
+    Args:
+        tickets: training tickets.
+        cleaned: their cleaned texts (`ticket_text`).
+        text_matrix: their TF-IDF rows, or None when the data has no text.
+        vectorizer: the vectorizer that made `text_matrix`.
+        queues: queue state per ticket (None entries allowed).
+        y: label codes (indices into `labels`).
+        labels: class names.
+        categorical_fields: candidate categorical fields (kept when they vary).
+        numeric_fields: candidate numeric attributes (kept when they vary).
+        use_queue: add the queue-state features.
+        seed: random seed of the out-of-fold split.
+
+    Returns:
+        The fitted features and the training matrix (with out-of-fold text scores).
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    n_classes = len(labels)
+    text_model = None
+    oof = None
+    keyword_ids: list[int] = []
+    keyword_terms: list[str] = []
+    has_text = text_matrix is not None and text_matrix.nnz > 0 and vectorizer is not None
+    if has_text:
+        assert text_matrix is not None and vectorizer is not None
+        text_model = fit_linear_text_model(text_matrix, y, n_classes, seed)
+        oof = np.zeros((len(y), len(text_model.bias)))
+        folds = min(_OOF_FOLDS, int(np.bincount(y).max()))
+        min_class = int(np.bincount(y, minlength=n_classes).min())
+        if min_class < folds:
+            # folds with a missing class are handled by fit_linear_text_model
+            from sklearn.model_selection import KFold
+
+            splitter: Any = KFold(folds, shuffle=True, random_state=seed)
+        else:
+            splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
+            fold_model = fit_linear_text_model(
+                text_matrix[train_idx], y[train_idx], n_classes, seed
+            )
+            oof[test_idx] = fold_model.scores(text_matrix[test_idx])
+        terms = vectorizer.terms()
+        keyword_ids = _select_keywords(text_matrix, y, terms, _N_KEYWORDS)
+        keyword_terms = [terms[i] for i in keyword_ids]
+
+    categoricals = {}
+    for name in categorical_fields:
+        codes = _category_codes([field_value(t, name) for t in tickets])
+        if len(codes) >= 2:
+            categoricals[name] = codes
+    numerics = []
+    for name in numeric_fields:
+        values = {_number(t.attributes.get(name)) for t in tickets[:5000]}
+        if len({v for v in values if not math.isnan(v)}) >= 2:
+            numerics.append(name)
+    times = [t.created_at for t in tickets if isinstance(t.created_at, datetime)]
+    use_time = len({(d.hour, d.weekday()) for d in times[:5000]}) >= 2
+    queue_priority = None
+    if use_queue:
+        priority_codes = _category_codes([q.priority if q else "" for q in queues])
+        queue_priority = priority_codes if priority_codes else None
+    features = TaskFeatures(
+        labels=labels,
+        text_model=text_model,
+        keyword_ids=keyword_ids,
+        keyword_terms=keyword_terms,
+        categoricals=categoricals,
+        numerics=numerics,
+        use_time=use_time,
+        use_queue=use_queue,
+        use_queue_priority=queue_priority,
+    )
+    matrix = features.matrix(tickets, cleaned, text_matrix, queues, text_scores=oof)
+    return features, matrix

@@ -1,0 +1,206 @@
+"""One task's model: its features, its LightGBM booster, its labels, decision offsets, calibration.
+
+* category: multiclass; classes with fewer than max(10, 0.5 % of the training rows) examples are
+  folded into "other" (`fold_rare_classes`).
+* priority: ordinal classes, labels kept most urgent first; modelled as multiclass (the classes are
+  few and their boundaries are not evenly spaced, so a multiclass model loses nothing and keeps
+  per-class probabilities and explanations).
+* sla_risk: binary, Platt-calibrated on a held-out validation split.
+
+Multiclass decisions add a per-class offset ``-alpha * log(prior)`` to the raw scores, with alpha
+chosen on the validation split to maximise accuracy + macro-F1: it trades a little accuracy on big
+classes for recall on small ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scoring.booster import BoosterModel, train_booster
+from scoring.features import TaskFeatures
+
+TASKS = ("category", "priority", "sla_risk")
+"""Every task a scorer can have."""
+
+OTHER = "other"
+"""The class rare categories are folded into."""
+
+
+def rare_class_threshold(n_rows: int) -> int:
+    """Classes with fewer training examples than this are folded into `OTHER`."""
+    return max(10, math.ceil(0.005 * n_rows))
+
+
+def fold_rare_classes(labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Fold rare classes into `OTHER`.
+
+    Returns:
+        (folded labels, the classes that were folded).
+    """
+    counts = Counter(labels)
+    threshold = rare_class_threshold(len(labels))
+    rare = sorted(c for c, n in counts.items() if n < threshold)
+    if len(rare) <= 1 and OTHER not in counts:
+        return list(labels), []  # folding one class only renames it
+    rare_set = set(rare)
+    return [OTHER if lab in rare_set else lab for lab in labels], rare
+
+
+def softmax(raw: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    shifted = raw - raw.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def sigmoid(x: np.ndarray | float) -> np.ndarray:
+    """Logistic function."""
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+@dataclass
+class TaskModel:
+    """A trained task: features -> booster -> offsets/calibration -> probabilities."""
+
+    task: str
+    features: TaskFeatures
+    booster: BoosterModel
+    class_offset: np.ndarray  # added to raw scores (multiclass); zeros otherwise
+    calibration: tuple[float, float] | None  # Platt (a, b): p = sigmoid(a * raw + b)
+
+    @property
+    def labels(self) -> list[str]:
+        """Class names (for binary: [negative, positive])."""
+        return self.features.labels
+
+    @property
+    def binary(self) -> bool:
+        """Whether this is a binary (probability) task."""
+        return len(self.labels) == 2
+
+    def decision_scores(self, raw: np.ndarray) -> np.ndarray:
+        """Raw booster scores plus the decision offsets (what argmax and softmax see)."""
+        return raw + self.class_offset
+
+    def probabilities(self, raw: np.ndarray) -> np.ndarray:
+        """Probabilities from raw scores: per class (multiclass) or P(positive) (binary)."""
+        if self.binary:
+            a, b = self.calibration or (1.0, 0.0)
+            return sigmoid(a * raw[..., 0] + b)
+        return softmax(self.decision_scores(raw))
+
+    def save(self, directory: Path) -> None:
+        """Write the booster, feature settings and arrays under `directory`."""
+        directory.mkdir(parents=True, exist_ok=True)
+        self.booster.save(directory / "booster.txt")
+        meta, arrays = self.features.to_state()
+        np.savez_compressed(directory / "arrays.npz", class_offset=self.class_offset, **arrays)
+        (directory / "features.json").write_text(
+            json.dumps({"task": self.task, "features": meta, "calibration": self.calibration},
+                       indent=1, ensure_ascii=False)
+        )
+
+    @classmethod
+    def load(cls, directory: Path) -> TaskModel:
+        """Read a task model written by `save`."""
+        meta = json.loads((directory / "features.json").read_text())
+        with np.load(directory / "arrays.npz") as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        class_offset = arrays.pop("class_offset")
+        calibration = meta["calibration"]
+        return cls(
+            task=meta["task"],
+            features=TaskFeatures.from_state(meta["features"], arrays),
+            booster=BoosterModel.load(directory / "booster.txt"),
+            class_offset=class_offset,
+            calibration=tuple(calibration) if calibration else None,
+        )
+
+
+def _balanced_weights(y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    per_class = (len(y) / (n_classes * np.maximum(counts, 1.0))) ** power
+    return per_class[y]
+
+
+def _choose_offset(raw_valid: np.ndarray, y_valid: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The prior-correction offset maximising accuracy + macro-F1 on the validation split."""
+    from sklearn.metrics import f1_score
+
+    log_prior = np.log(np.maximum(prior, 1e-6))
+    best = (-1.0, np.zeros_like(prior))
+    for alpha in np.linspace(0.0, 1.0, 11):
+        offset = -alpha * log_prior
+        pred = np.argmax(raw_valid + offset, axis=1)
+        score = float(np.mean(pred == y_valid)) + float(
+            f1_score(y_valid, pred, average="macro", labels=np.unique(y_valid))
+        )
+        if score > best[0] + 1e-9:
+            best = (score, offset - offset.mean())
+    return best[1]
+
+
+def _platt(raw_valid: np.ndarray, y_valid: np.ndarray) -> tuple[float, float]:
+    """Platt scaling: a logistic regression of the label on the raw score."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(y_valid)) < 2:
+        return 1.0, 0.0
+    lr = LogisticRegression(C=1e4, max_iter=1000)
+    lr.fit(raw_valid.reshape(-1, 1), y_valid)
+    return float(lr.coef_[0, 0]), float(lr.intercept_[0])
+
+
+def train_task_model(
+    task: str,
+    features: TaskFeatures,
+    train_matrix: np.ndarray,
+    y_train: np.ndarray,
+    valid_matrix: np.ndarray,
+    *,
+    y_valid: np.ndarray,
+    weight_power: float = 0.5,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> TaskModel:
+    """Train a task's booster (early-stopped on the validation split), offsets and calibration.
+
+    Args:
+        task: task name.
+        features: fitted features (their labels give the classes).
+        train_matrix: training rows (`fit_task_features` output).
+        y_train: training label codes.
+        valid_matrix: validation rows built by `features.matrix`.
+        y_valid: validation label codes.
+        weight_power: class-balancing strength for multiclass (0 none, 1 fully balanced).
+        params: LightGBM parameter overrides.
+        seed: random seed.
+    """
+    n_classes = len(features.labels)
+    weight = _balanced_weights(y_train, n_classes, weight_power) if n_classes > 2 else None
+    booster = BoosterModel(
+        train_booster(
+            train_matrix, y_train, num_class=n_classes,
+            categorical=features.categorical_columns, feature_names=features.names,
+            weight=weight, valid=(valid_matrix, y_valid) if len(y_valid) else None,
+            params=params, seed=seed,
+        )
+    )
+    offset = np.zeros(booster.n_outputs)
+    calibration = None
+    if len(y_valid):
+        raw_valid = booster.raw(valid_matrix)
+        if n_classes > 2:
+            prior = np.bincount(y_train, minlength=n_classes) / len(y_train)
+            offset = _choose_offset(raw_valid, y_valid, prior)
+        else:
+            calibration = _platt(raw_valid[:, 0], y_valid)
+    return TaskModel(task, features, booster, offset, calibration)
