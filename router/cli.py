@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from scoring.cli import register as register_scoring_commands
+
 app = typer.Typer(
     name="ticket-router",
     help="Intelligent ticket routing: score, route and measure support tickets.",
@@ -81,6 +83,9 @@ def demo(
     from router.demo import demo_settings, run_demo
 
     asyncio.run(run_demo(demo_settings(data_dir), tickets=tickets, rate=rate))
+
+
+register_scoring_commands(app)  # train, evaluate
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -65,6 +65,10 @@ class TaskExplanation:
     bias: float
     contributions: tuple[Contribution, ...]
     rest: float  # the sum of the contributions not among the top k
+
+    def __iter__(self) -> Iterator[tuple[str, float]]:
+        """(feature, contribution) pairs, largest first."""
+        return iter([(c.feature, c.contribution) for c in self.contributions])
 
 
 @dataclass(frozen=True)
@@ -196,14 +200,19 @@ class Scorer:
         return queue_state
 
     def _raw_scores(
-        self, ticket: Ticket, queue_state: QueueState | None
+        self,
+        ticket: Ticket,
+        queue_state: QueueState | None,
+        tasks: Sequence[str] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-        """Per task: (feature row, raw booster scores)."""
+        """Per task (all, or `tasks`): (feature row, raw booster scores)."""
         clean = ticket_text(ticket)
         vector = self._vector(clean)
         rows: dict[str, np.ndarray] = {}
         raws: dict[str, np.ndarray] = {}
         for task, model in self.models.items():
+            if tasks is not None and task not in tasks:
+                continue
             queue = queue_state
             if task == "sla_risk" and "priority" in raws:
                 predicted = self.models["priority"].decision_scores(raws["priority"])
@@ -254,6 +263,23 @@ class Scorer:
         """
         _, raws = self._raw_scores(_normalise(ticket), queue_state)
         return self._scores_from_raw(raws)
+
+    def sla_risk(self, ticket: Ticket, queue_state: QueueState | None = None) -> float:
+        """Only the SLA-breach probability (for re-scoring as the queue state changes).
+
+        Returns:
+            P(breach), or NaN when the model has no sla_risk task.
+
+        Raises:
+            InvalidArgument: `ticket` is not a Ticket.
+        """
+        if "sla_risk" not in self.models:
+            return math.nan
+        needed = ["sla_risk"]
+        if "priority" in self.models and not (queue_state and queue_state.priority):
+            needed.append("priority")
+        _, raws = self._raw_scores(_normalise(ticket), queue_state, needed)
+        return float(self.models["sla_risk"].probabilities(raws["sla_risk"]))
 
     def score_batch(
         self,
