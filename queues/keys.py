@@ -30,7 +30,7 @@ disappear). With a `{queue}` hash tag per queue, an agent serving two queues wou
 assignment across two slots (CROSSSLOT). So the hash tag is the **tenant**: the set of queues
 that share agents (a company, or an independent team of one). A queue's keys still share one
 slot, as do its agents, and every script stays atomic in Cluster. The trade-off: one tenant's
-routing runs on one shard (one Redis core, tens of thousands of assignments per second, see
+routing runs on one shard (one Redis core: thousands of assignments per second, see
 benchmarks/assignment.py); a Cluster scales by spreading *tenants* over shards, not one
 tenant's queues. An agent working for two tenants is two agent records with split capacity.
 A deployment whose queues never share agents can give each queue its own tenant and get true
