@@ -64,6 +64,8 @@ class EventType(StrEnum):
     """data: channel, priority, expires_ms, load and capacity of the agent on the channel."""
     ACCEPTED = "accepted"
     """data: channel, wait_ms (from enqueue)."""
+    FIRST_RESPONSE = "first_response"
+    """data: channel, wait_ms (from enqueue)."""
     REJECTED = "rejected"
     OFFER_EXPIRED = "offer_expired"
     OFFER_REVOKED = "offer_revoked"

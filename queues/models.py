@@ -100,6 +100,18 @@ class TicketState:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstResponse:
+    """When the assignee first replied, and whether this call recorded it."""
+
+    at: float
+    new: bool
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> FirstResponse:
+        return cls(at=float(record["at_ms"]) / 1000.0, new=bool(record["new"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Offer:
     """An agent's reservation of a ticket, until `expires_at` (Redis server time)."""
 

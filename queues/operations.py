@@ -17,6 +17,7 @@ from queues.models import (
     AgentUpdate,
     Assignment,
     Candidate,
+    FirstResponse,
     Offer,
     Policy,
     QueueConfig,
@@ -391,6 +392,13 @@ class Operations:
         _identifier(ticket_id, "ticket_id")
         _identifier(agent_id, "agent_id")
         return self._script("complete", TicketState.from_record, ticket_id, agent_id)
+
+    def record_first_response(self, ticket_id: str, agent_id: str) -> Call[FirstResponse]:
+        _identifier(ticket_id, "ticket_id")
+        _identifier(agent_id, "agent_id")
+        return self._script(
+            "record_first_response", FirstResponse.from_record, ticket_id, agent_id
+        )
 
     def explain_candidates(
         self,

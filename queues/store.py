@@ -22,6 +22,7 @@ from queues.models import (
     AgentUpdate,
     Assignment,
     Candidate,
+    FirstResponse,
     Offer,
     Policy,
     QueueConfig,
@@ -257,6 +258,15 @@ class QueueStore:
         """
         return self._run(self.ops.complete(ticket_id, agent_id))
 
+    def record_first_response(self, ticket_id: str, agent_id: str) -> FirstResponse:
+        """The assignee replied to the customer for the first time (idempotent).
+
+        Raises:
+            NotFound: unknown ticket. NotOfferHolder: another agent's ticket.
+            FailedPrecondition: the ticket is not assigned yet.
+        """
+        return self._run(self.ops.record_first_response(ticket_id, agent_id))
+
     def explain_candidates(
         self,
         ticket_id: str | None = None,
@@ -387,6 +397,9 @@ class AsyncQueueStore:
 
     async def complete(self, ticket_id: str, agent_id: str) -> TicketState:
         return await self._run(self.ops.complete(ticket_id, agent_id))
+
+    async def record_first_response(self, ticket_id: str, agent_id: str) -> FirstResponse:
+        return await self._run(self.ops.record_first_response(ticket_id, agent_id))
 
     async def explain_candidates(
         self,

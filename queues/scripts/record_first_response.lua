@@ -1,0 +1,24 @@
+-- record_first_response: the assigned agent replied to the customer for the first time.
+-- Recording it again returns the first time (safe retry); only the first call emits an event.
+-- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- ARGV[3] ticket id
+-- ARGV[4] agent id
+-- Reply: {"ok": {"at_ms": first response time, "new": true|false}}; errors not_found,
+-- not_offer_holder (another agent's ticket), failed_precondition (not assigned to anyone yet).
+local ticket_id, agent_id = ARGV[3], ARGV[4]
+local t = load_ticket(ticket_id)
+if not t then return fail('not_found', 'ticket ' .. ticket_id .. ' does not exist', 'ticket_id') end
+if t.first_response_ms then return ok({at_ms = t.first_response_ms, new = false}) end
+if t.status ~= 'assigned' and t.status ~= 'completed' then
+  return fail('failed_precondition', 'ticket ' .. ticket_id .. ' is ' .. t.status ..
+              '; accept it before recording a response', 'ticket_id')
+end
+if t.agent ~= agent_id then
+  return fail('not_offer_holder', 'ticket ' .. ticket_id .. ' is assigned to another agent',
+              'agent_id')
+end
+t.first_response_ms = NOW
+save_ticket(t)
+emit('first_response', ticket_id, t.queue, agent_id, {channel = t.channel,
+                                                      wait_ms = NOW - (t.enqueued_ms or NOW)})
+return ok({at_ms = NOW, new = true})
