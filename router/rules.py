@@ -36,9 +36,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import re2
+from re2 import _re2  # the compiled binding, see _compile_search
 
 from router.config_document import (
     ConfigDocument,
@@ -123,9 +124,8 @@ class Condition:
         return self._getter(ticket, scores) if self._getter is not None else None
 
 
-@dataclass(frozen=True, slots=True)
-class RuleCheck:
-    """How one rule fared for one ticket.
+class RuleCheck(NamedTuple):
+    """How one rule fared for one ticket (a tuple: one is built per rule per decision).
 
     Attributes:
         rule_id: the rule.
@@ -366,18 +366,36 @@ def _exists(value: Any) -> bool:
 def _regex_options() -> re2.Options:
     options = re2.Options()
     options.case_sensitive = False
+    options.never_capture = True  # only "found or not" is needed
     options.log_errors = False  # errors are reported to the rule author, not to stderr
     return options
 
 
 _RE2_OPTIONS = _regex_options()
+_UNANCHORED = _re2.RE2.Anchor.UNANCHORED
+_NO_MATCH = (-1, -1)
 
 
-def _search(pattern: Any) -> Callable[[Any], Any]:
-    def predicate(value: Any) -> Any:
-        return pattern.search(value, 0, MAX_MATCH_CHARS)
+def _compile_search(pattern: str) -> Callable[[Any], bool]:
+    """A predicate: does `pattern` occur in the text (its first `MAX_MATCH_CHARS`)?
 
-    return predicate
+    Calls the RE2 binding's compiled object directly: `re2.compile(...).search` adds a
+    generator, offset bookkeeping and a match object per call, about half the cost of a search
+    on a ticket-sized text, and only found/not found is needed here.
+
+    Raises:
+        re2.error: the pattern is not valid RE2 syntax.
+    """
+    regexp = _re2.RE2(pattern.encode(), _RE2_OPTIONS)
+    if not regexp.ok():
+        raise re2.error(regexp.error())
+    match = regexp.Match
+
+    def found(value: Any) -> bool:
+        data = value[:MAX_MATCH_CHARS].encode()  # None or a non-text value: TypeError
+        return bool(match(_UNANCHORED, data, 0, len(data))[0] != _NO_MATCH)
+
+    return found
 
 
 # --- the rule set -----------------------------------------------------------------------------
@@ -939,7 +957,7 @@ class _RuleSetParser:
                 self.problem(path, f"the pattern is longer than {MAX_PATTERN_CHARS} characters")
                 return None
             try:
-                pattern = re2.compile(pattern_text, _RE2_OPTIONS)
+                found = _compile_search(pattern_text)
             except re2.error as error:
                 reason = error.args[0] if error.args else error
                 if isinstance(reason, bytes):
@@ -951,7 +969,7 @@ class _RuleSetParser:
                 )
                 return None
             text = f"{name} {op} {argument!r}"
-            return _leaf(getter, _search(pattern), self.described(path, text, name, getter))
+            return _leaf(getter, found, self.described(path, text, name, getter))
         # eq ne lt le gt ge
         value = self.operand(path, name, kind, argument)
         if value is None:
