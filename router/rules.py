@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import partial
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypeGuard
 
 import re2
 from re2 import _re2  # the compiled binding, see _compile_search
@@ -577,7 +577,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -929,6 +929,7 @@ class _RuleSetParser:
             )
             self.problem(path, f"{hint}; {name} takes {', '.join(allowed)}")
             return None
+        predicate: Callable[[Any], bool]
         if op == "exists":
             if not isinstance(argument, bool):
                 self.problem(path, f"exists takes true or false, not {argument!r}")
