@@ -23,16 +23,17 @@ from queues.events import EventReader
 from queues.models import Assignment, Offer, TicketState
 from queues.store import AsyncQueueStore
 from router import convert
+from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
 from router.history.writer import HistoryWriter
-from router.live_rules import LiveRules
+from router.live_rules import LiveRules, decision_message, score_values, ticket_values
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
+from router.rule_store import StoredRuleSet
 from router.scoring_adapter import ScoringAdapter
 from router.settings import Settings
-from router.sla.policy import DEFAULT_POLICY, SlaPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,6 @@ class RouterApp:
     redis_url: str
     scoring: ScoringAdapter
     metrics: RouterMetrics = field(default_factory=RouterMetrics)
-    sla_policy: SlaPolicy = DEFAULT_POLICY
 
     def __post_init__(self) -> None:
         self.client = redis.asyncio.Redis.from_url(
@@ -87,6 +87,8 @@ class RouterApp:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_history = threading.Event()
         self._history_thread: threading.Thread | None = None
+        self.tracing_interceptors: list[Any] = []
+        self.health: Any = None
 
     # --- life cycle ------------------------------------------------------------------------
 
@@ -142,7 +144,7 @@ class RouterApp:
         scores, decision = await self.score_and_route(ticket)
         submitted_at = convert.aware(ticket.created_at) or datetime.now(UTC)
         priority = convert.PRIORITY_NAMES.get(decision.priority, "P3")
-        deadlines = self.sla_policy.deadlines(
+        deadlines = self.rules.sla_policy.deadlines(
             priority, decision.queue, ticket.customer_tier or None, submitted_at
         )
         state = await self.queues.enqueue(
@@ -309,6 +311,59 @@ class RouterApp:
             if offer is None:
                 return
             self.metrics.record_offer("made", offer.queue, None, offer.channel)
+
+    async def publish_rules(self, text: str, fmt: str, author: str) -> StoredRuleSet:
+        """Validate and publish a rule set; its queues are created before it goes live."""
+        candidate = self.rules.store.validate(text, fmt)  # refused whole before any change
+        existing = {queue.name for queue in await self.queues.list_queues()}
+        for name in sorted(candidate.queue_names() - existing):
+            await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)
+        return await self.rules.publish(text, fmt, author)
+
+    async def explain(
+        self, ticket: pb.Ticket, rule_version: int | None
+    ) -> rules_pb.ExplainRoutingResponse:
+        """Why a ticket goes where it goes: rules checked, scores, candidate agents."""
+        rule_set = self.rules.current
+        if rule_version and rule_version != rule_set.version:
+            rule_set = await self.rules.store.load(rule_version)
+        scores = self.scoring.score(ticket, None, explain=True)
+        decision = rule_set.decide(ticket_values(ticket), score_values(scores))
+        stats = await self._queue_state(decision.queue)
+        if stats is not None:
+            scores.sla_risk = self.scoring.sla_risk(ticket, stats)
+        lines = {rule.id: rule.line for rule in rule_set.rules}
+        response = rules_pb.ExplainRoutingResponse(
+            rules=[
+                rules_pb.RuleCheck(
+                    rule_id=check.rule_id,
+                    line=lines.get(check.rule_id) or 0,
+                    matched=check.matched,
+                    failed_condition=check.failed.text if check.failed else "",
+                )
+                for check in decision.trace
+            ],
+            matched_rule_id=decision.rule_id or "",
+            scores=scores,
+            decision=decision_message(decision),
+        )
+        if stats is not None:
+            candidates = await self.queues.explain_candidates(
+                queue=decision.queue,
+                channel=convert.channel_name(ticket.channel),
+                skills=dict(decision.required_skills),
+            )
+            chosen = next((c.agent_id for c in candidates if c.eligible), None)
+            response.candidates.extend(
+                rules_pb.CandidateAgent(
+                    agent_id=c.agent_id,
+                    eligible=c.eligible,
+                    reason=c.reason or "eligible",
+                    chosen=c.agent_id == chosen,
+                )
+                for c in candidates
+            )
+        return response
 
     # --- background loops ------------------------------------------------------------------
 

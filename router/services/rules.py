@@ -53,7 +53,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
             valid=not problems,
             problems=[
                 rules_pb.RuleProblem(
-                    line=p.line or 0, rule_id=p.rule_id or "", path=p.path, message=p.message
+                    line=p.line or 0, rule_id=p.item_id or "", path=p.path, message=p.message
                 )
                 for p in problems
             ],

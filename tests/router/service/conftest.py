@@ -16,11 +16,11 @@ from router.settings import Settings, load_settings
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default model, trained once per test session."""
-    from scoring.default_model import load_or_train_default
+    from scoring.default_model import DEFAULT_MODEL_SUBDIR, load_or_train_default
 
     directory = tmp_path_factory.mktemp("model-data")
     load_or_train_default(directory)
-    return directory
+    return directory / DEFAULT_MODEL_SUBDIR
 
 
 def router_settings(

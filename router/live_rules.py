@@ -1,0 +1,127 @@
+"""The rule set live in this router process, kept in step with every other process.
+
+Published versions live in Redis (`router.rule_store`); each process compiles the newest one
+and swaps it in atomically (one reference assignment), so a decision uses one version whole.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import redis.asyncio
+
+from router import convert
+from router.api.ticket_router.v1 import ticket_pb2 as pb
+from router.config_document import ConfigProblem, InvalidConfig
+from router.errors import NotFound
+from router.rule_store import RuleStore, RuleWatcher, StoredRuleSet
+from router.rules import Decision, RuleSet
+from router.sla.escalation import load_escalation_policy
+from router.sla.policy import SlaPolicy, load_sla_policy
+
+DEFAULT_RULES_RESOURCE = "default_rules.yaml"
+"""Packaged rule set published when a router starts against a Redis that has none."""
+
+DEFAULT_AUTHOR = "ticket-router (default rules)"
+
+
+def default_rules_text() -> str:
+    """The packaged default rule set (YAML)."""
+    return resources.files("router").joinpath(DEFAULT_RULES_RESOURCE).read_text()
+
+
+def ticket_values(ticket: pb.Ticket) -> dict[str, object]:
+    """The ticket fields rules may test."""
+    return {
+        "subject": ticket.subject,
+        "body": ticket.body,
+        "channel": convert.CHANNEL_NAMES.get(ticket.channel),  # type: ignore[call-overload]
+        "customer_id": ticket.customer_id or None,
+        "customer_tier": ticket.customer_tier or None,
+        "product": ticket.product or None,
+        "language": ticket.language or None,
+        "attributes": dict(ticket.attributes),
+    }
+
+
+def score_values(scores: pb.Scores) -> dict[str, object]:
+    """The scores rules may test."""
+    return {
+        "category": scores.category or None,
+        "category_confidence": scores.category_confidence if scores.category else None,
+        "priority": convert.PRIORITY_NAMES.get(scores.priority),  # type: ignore[call-overload]
+        "sla_risk": scores.sla_risk,
+    }
+
+
+def decision_message(decision: Decision) -> pb.RoutingDecision:
+    """The proto form of a routing decision."""
+    return pb.RoutingDecision(
+        queue=decision.queue,
+        priority=int(decision.priority),
+        required_skills=dict(decision.required_skills),
+        tags=list(decision.tags),
+        rule_id=decision.rule_id or "",
+        rule_version=decision.rule_set_version or 0,
+        reason=convert.REASON_VALUES[decision.reason],
+    )
+
+
+class LiveRules:
+    """The current compiled rule set of this process, following the published versions."""
+
+    def __init__(self, client: redis.asyncio.Redis) -> None:
+        self.store = RuleStore(client, validators=(load_sla_policy, load_escalation_policy))
+        self.watcher = RuleWatcher(self.store)
+        self._sla_policy: tuple[int, SlaPolicy] | None = None
+
+    @property
+    def current(self) -> RuleSet:
+        assert self.watcher.current is not None, "start() loads the rule set"
+        return self.watcher.current
+
+    @property
+    def version(self) -> int:
+        return self.watcher.version
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        """The SLA policy of the live rule set (its `sla_policy` section, else the default)."""
+        version = self.version
+        if self._sla_policy is None or self._sla_policy[0] != version:
+            self._sla_policy = (version, load_sla_policy(self.current.document))
+        return self._sla_policy[1]
+
+    async def start(self, default_text: tuple[str, str] | None = None) -> None:
+        """Follow the published versions, publishing first `default_text` (a configured
+        rules file) when it differs from the live one, or the packaged default when none."""
+        try:
+            latest: StoredRuleSet | None = await self.store.get()
+        except NotFound:
+            latest = None
+        if default_text is not None and (latest is None or latest.text != default_text[0]):
+            await self.store.publish(default_text[0], default_text[1], "settings")
+        elif latest is None:
+            await self.store.publish(default_rules_text(), "yaml", DEFAULT_AUTHOR)
+        await self.watcher.start()
+
+    async def stop(self) -> None:
+        await self.watcher.stop()
+
+    async def publish(self, text: str, fmt: str, author: str) -> StoredRuleSet:
+        """Validate and publish a new version; this process switches to it at once."""
+        stored = await self.store.publish(text, fmt, author)
+        await self.watcher.refresh()
+        return stored
+
+    def decide(self, ticket: pb.Ticket, scores: pb.Scores) -> pb.RoutingDecision:
+        """Route a ticket with the live rule set."""
+        return decision_message(self.current.decide(ticket_values(ticket), score_values(scores)))
+
+    def problems(self, text: str, fmt: str) -> list[ConfigProblem]:
+        """Every problem of a draft rule set (empty when it is valid)."""
+        try:
+            self.store.validate(text, fmt)
+        except InvalidConfig as error:
+            return list(error.problems)
+        return []
