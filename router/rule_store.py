@@ -304,6 +304,7 @@ class RuleWatcher:
         self._skipped = 0  # newest version that failed to compile here, so it is not retried
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._refreshing = asyncio.Lock()
         self._changed = asyncio.Condition()
 
     async def start(self) -> None:
@@ -338,18 +339,21 @@ class RuleWatcher:
         Raises:
             Unavailable: Redis cannot be reached.
         """
-        latest = await self.store.latest_version()
-        if latest <= self.version or latest == self._skipped:
-            return False
-        try:
-            rule_set = await self.store.load(latest)
-        except (InvalidConfig, NotFound) as error:
-            logger.error(
-                "rule set version %d not loaded, keeping %d: %s", latest, self.version, error
-            )
-            self._skipped = latest
-            return False
-        self.current, self.version = rule_set, latest
+        # One refresh at a time: the background task and a caller (e.g. right after its own
+        # publication) may both refresh, and a slower load must not replace a newer one.
+        async with self._refreshing:
+            latest = await self.store.latest_version()
+            if latest <= self.version or latest == self._skipped:
+                return False
+            try:
+                rule_set = await self.store.load(latest)
+            except (InvalidConfig, NotFound) as error:
+                logger.error(
+                    "rule set version %d not loaded, keeping %d: %s", latest, self.version, error
+                )
+                self._skipped = latest
+                return False
+            self.current, self.version = rule_set, latest
         logger.info("rule set version %d is live", latest)
         if self.on_change is not None:
             self.on_change(rule_set)

@@ -159,6 +159,27 @@ async def test_watcher_on_another_client_sees_a_publication(
         await watcher.stop()
 
 
+async def test_concurrent_refreshes_only_move_forward(
+    client: redis.asyncio.Redis, other_client: redis.asyncio.Redis
+) -> None:
+    publisher = RuleStore(client)
+    seen: list[int | None] = []
+    watcher = RuleWatcher(RuleStore(other_client), on_change=lambda r: seen.append(r.version))
+    await watcher.start()
+    try:
+        for text in (V1, V2, V3_TOML, V1, V2):
+            await asyncio.gather(
+                publisher.publish(text, "yaml" if text != V3_TOML else "toml", "alice"),
+                *(watcher.refresh() for _ in range(4)),
+            )
+        await watcher.refresh()
+        assert watcher.version == 5
+        assert seen == sorted(set(seen))  # each version at most once, never backwards
+        assert seen[-1] == 5
+    finally:
+        await watcher.stop()
+
+
 async def test_watcher_notices_a_missed_message_by_polling(
     client: redis.asyncio.Redis, other_client: redis.asyncio.Redis
 ) -> None:
