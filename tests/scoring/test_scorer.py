@@ -67,7 +67,7 @@ def test_explanations_add_up_to_the_raw_score(scorer: Scorer, demo_data: Labeled
     tickets, queues = _sample(demo_data, 20)
     for ticket, queue in zip(tickets, queues, strict=True):
         explanation = scorer.explain(ticket, queue, top_k=4)
-        rows, raws = scorer._raw_scores(ticket, queue)
+        __, raws = scorer._raw_scores(ticket, queue)
         scores = scorer.score(ticket, queue)
         assert set(explanation.tasks) == set(scorer.tasks)
         for task, part in explanation.tasks.items():
@@ -134,7 +134,7 @@ def test_non_tickets_are_refused(scorer: Scorer) -> None:
 
 
 def test_loading_refuses_missing_and_foreign_artefacts(saved_model: Path, tmp_path: Path) -> None:
-    with pytest.raises(NotFound, match="metadata.json"):
+    with pytest.raises(NotFound, match=r"metadata\.json"):
         Scorer.load(tmp_path / "nowhere")
     foreign = tmp_path / "foreign"
     foreign.mkdir()
