@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     metrics_port: int = Field(
         DEFAULT_METRICS_PORT, ge=0, le=65535, description="Prometheus scrape port; 0 disables."
     )
+    metrics_enabled: bool = Field(
+        True,
+        description="Record metrics (OpenTelemetry SDK, exporters); false records nothing, "
+        "e.g. `TICKET_ROUTER_METRICS_ENABLED=false` to measure what metrics cost.",
+    )
     data_dir: Path = Field(
         default_factory=default_data_dir,
         description="Embedded Redis AOF files, the SQLite history and the default model.",
