@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from opentelemetry.metrics import NoOpMeterProvider
 
 from router.app import RouterApp
 from router.embedded_redis import EmbeddedRedis
+from router.metrics import METER_NAME, RouterMetrics
 from router.scoring_adapter import ScoringAdapter
 from router.server import create_server
 from router.settings import Settings
@@ -48,10 +50,16 @@ async def running_router(settings: Settings, *, telemetry: bool = True) -> Async
         logger.info("started embedded Redis at %s (AOF in %s)", redis_url, embedded.directory)
     pipeline = None
     try:
-        if telemetry:
+        if telemetry and settings.metrics_enabled:
             pipeline = setup_telemetry("ticket-router", settings.metrics_port or None)
         scoring = await asyncio.to_thread(ScoringAdapter.load, settings)
-        app = RouterApp(settings=settings, redis_url=redis_url, scoring=scoring)
+        # RouterMetrics() reads the provider setup_telemetry installed; a no-op meter when off.
+        metrics = (
+            RouterMetrics()
+            if settings.metrics_enabled
+            else RouterMetrics(NoOpMeterProvider().get_meter(METER_NAME))
+        )
+        app = RouterApp(settings=settings, redis_url=redis_url, scoring=scoring, metrics=metrics)
         if pipeline is not None:
             app.tracing_interceptors = pipeline.tracing_interceptors()
         await app.start()
