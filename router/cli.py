@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from router.client_cli import register as register_client_commands
 from scoring.cli import register as register_scoring_commands
 
 app = typer.Typer(
@@ -26,7 +27,7 @@ def version() -> None:
 
 
 @app.command()
-def serve(  # noqa: PLR0917 - Typer maps each parameter to one flag
+def serve(
     port: Annotated[int | None, typer.Option(help="gRPC port (default 50051; 0: any).")] = None,
     metrics_port: Annotated[
         int | None, typer.Option(help="Prometheus scrape port (default 9464; 0 disables).")
@@ -85,7 +86,53 @@ def demo(
     asyncio.run(run_demo(demo_settings(data_dir), tickets=tickets, rate=rate))
 
 
+@app.command()
+def report(
+    database_url: Annotated[
+        str | None, typer.Option(help="History database URL (default: the settings').")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First submission time included (ISO 8601; UTC if bare).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="First submission time excluded.")] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="Rules file whose sla_policy/escalation sections apply.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Directory of the HTML report.")] = Path("reports"),
+    incident_log: Annotated[
+        bool, typer.Option(help="Replay the UCI incident log: risk model vs 80 % timer.")
+    ] = False,
+    incident_log_path: Annotated[
+        Path | None, typer.Option(help="The log (default ../shared/data/uci-incident-eventlog).")
+    ] = None,
+    risk_threshold: Annotated[
+        list[float] | None,
+        typer.Option(help="Replay flag threshold, repeatable (default: the escalation policy's)."),
+    ] = None,
+    rescore_every: Annotated[
+        str, typer.Option(help="Replay re-scoring sweep between events, e.g. 1h; 0: events only.")
+    ] = "1h",
+) -> None:
+    """SLA per queue and priority from history: table + HTML report with plots."""
+    from router.report import report_command
+
+    report_command(
+        config=config,
+        database_url=database_url,
+        since=since,
+        until=until,
+        rules=rules,
+        out=out,
+        incident_log=incident_log,
+        incident_log_path=incident_log_path,
+        risk_thresholds=risk_threshold or (),
+        rescore_every=rescore_every,
+    )
+
+
 register_scoring_commands(app)  # train, evaluate
+register_client_commands(app)  # submit, queues, agents, rules
 
 
 def main() -> None:

@@ -1,0 +1,215 @@
+"""Client commands of `ticket-router`: submit tickets, manage agents and rules, watch queues.
+
+Every command talks to a running router (`--target`, default 127.0.0.1:50051) with the
+Python client; `--api-key` (or TICKET_ROUTER_API_KEY) authenticates.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import typer
+from google.protobuf import json_format
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+TargetOption = Annotated[
+    str, typer.Option("--target", envvar="TICKET_ROUTER_TARGET", help="Router host:port.")
+]
+KeyOption = Annotated[
+    str | None, typer.Option("--api-key", envvar="TICKET_ROUTER_API_KEY", help="API key.")
+]
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+agents_app = typer.Typer(help="Register agents and change their status.", no_args_is_help=True)
+rules_app = typer.Typer(help="Read, validate, publish and explain routing rules.",
+                        no_args_is_help=True)
+console = Console()
+
+
+def _call(target: str, api_key: str | None, service: str, method: str, request: Any) -> Any:
+    from clients.client import RouterClient
+
+    with RouterClient(target, api_key=api_key) as client:
+        try:
+            return client.call(service, method, request)
+        except grpc.RpcError as error:
+            console.print(f"[red]{error.code().name}[/]: {error.details()}")  # type: ignore[attr-defined]
+            raise typer.Exit(1) from None
+
+
+def _print(message: Any) -> None:
+    console.print_json(json_format.MessageToJson(message, preserving_proto_field_name=True))
+
+
+def submit(
+    ticket_id: Annotated[str, typer.Argument(help="Your id of the ticket (idempotency key).")],
+    subject: Annotated[str, typer.Option(help="Subject line.")],
+    body: Annotated[str, typer.Option(help="Body text.")] = "",
+    channel: Annotated[str, typer.Option(help="email, chat, phone or web.")] = "email",
+    tier: Annotated[str, typer.Option(help="Customer tier.")] = "",
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Submit one ticket and print its scores, routing decision and state."""
+    from clients.requests import make_ticket
+    from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
+
+    ticket = make_ticket(ticket_id, subject, body, channel=channel, customer_tier=tier)
+    _print(_call(target, api_key, "TicketService", "SubmitTicket",
+                 tickets_pb.SubmitTicketRequest(ticket=ticket)))
+
+
+@agents_app.command("upsert")
+def upsert_agent(
+    agent_id: Annotated[str, typer.Argument(help="Agent id.")],
+    queue: Annotated[list[str], typer.Option(help="A queue the agent serves (repeat).")],
+    capacity: Annotated[list[str], typer.Option(help="channel=n, e.g. email=5 (repeat).")],
+    skill: Annotated[list[str] | None, typer.Option(help="skill=level (repeat).")] = None,
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Create or update an agent."""
+    from clients.requests import make_agent
+    from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
+
+    def pairs(values: list[str] | None, what: str) -> dict[str, int]:
+        try:
+            return {k: int(v) for k, v in (item.split("=", 1) for item in values or [])}
+        except ValueError:
+            raise typer.BadParameter(f"write {what} as name=number") from None
+
+    agent = make_agent(agent_id, queue, pairs(capacity, "capacity"), pairs(skill, "skill"))
+    _print(_call(target, api_key, "AgentService", "UpsertAgent",
+                 agents_pb.UpsertAgentRequest(agent=agent)))
+
+
+@agents_app.command("status")
+def agent_status(
+    agent_id: Annotated[str, typer.Argument(help="Agent id.")],
+    status: Annotated[str, typer.Argument(help="available, away or offline.")],
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Set an agent's status (away/offline hands its offers back at once)."""
+    from clients.requests import STATUSES
+    from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
+
+    if status not in STATUSES:
+        raise typer.BadParameter(f"use one of {', '.join(STATUSES)}")
+    _print(_call(target, api_key, "AgentService", "SetAgentStatus",
+                 agents_pb.SetAgentStatusRequest(agent_id=agent_id, status=STATUSES[status])))
+
+
+def _rules_request(path: Path) -> tuple[str, int]:
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+
+    fmt = rules_pb.RULE_FORMAT_TOML if path.suffix == ".toml" else rules_pb.RULE_FORMAT_YAML
+    return path.read_text(), fmt
+
+
+@rules_app.command("get")
+def rules_get(
+    version: Annotated[int, typer.Option(help="Version (default: the live one).")] = 0,
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Print a published rule set."""
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+
+    reply = _call(target, api_key, "RuleService", "GetRules",
+                  rules_pb.GetRulesRequest(version=version))
+    console.print(f"# version {reply.rules.version} (live: {reply.live_version}), "
+                  f"by {reply.rules.published_by}")
+    console.print(reply.rules.text, markup=False, highlight=False)
+
+
+@rules_app.command("validate")
+def rules_validate(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML/TOML file.")],
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Check a rules file; print each problem with its line."""
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+
+    text, fmt = _rules_request(path)
+    reply = _call(target, api_key, "RuleService", "ValidateRules",
+                  rules_pb.ValidateRulesRequest(text=text, format=fmt))
+    for problem in reply.problems:
+        rule = f" (rule {problem.rule_id!r})" if problem.rule_id else ""
+        console.print(f"{path}:{problem.line}: {problem.path}{rule}: {problem.message}")
+    console.print("[green]valid[/]" if reply.valid else "[red]invalid[/]")
+    if not reply.valid:
+        raise typer.Exit(1)
+
+
+@rules_app.command("publish")
+def rules_publish(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="YAML/TOML file.")],
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Publish a rules file as the new live version in every router."""
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+
+    text, fmt = _rules_request(path)
+    reply = _call(target, api_key, "RuleService", "PublishRules",
+                  rules_pb.PublishRulesRequest(text=text, format=fmt))
+    console.print(f"published version {reply.version}")
+
+
+@rules_app.command("explain")
+def rules_explain(
+    ticket_id: Annotated[str, typer.Argument(help="A submitted ticket's id.")],
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Explain how a ticket was routed: rules, scores, candidate agents."""
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+
+    _print(_call(target, api_key, "RuleService", "ExplainRouting",
+                 rules_pb.ExplainRoutingRequest(ticket_id=ticket_id)))
+
+
+def queues(
+    watch: Annotated[float, typer.Option(help="Refresh every N seconds (0: print once).")] = 0.0,
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Show every queue's depth, oldest wait and agents; `--watch 1` keeps it live."""
+    from router.api.ticket_router.v1 import queue_service_pb2 as queues_pb
+
+    def table() -> Table:
+        names = [q.name for q in _call(target, api_key, "QueueService", "ListQueues",
+                                       queues_pb.ListQueuesRequest()).queues]
+        view = Table(title=f"queues at {target}")
+        for column in ("queue", "waiting", "oldest wait (s)", "available", "busy"):
+            view.add_column(column)
+        for name in names:
+            stats = _call(target, api_key, "QueueService", "GetQueueStats",
+                          queues_pb.GetQueueStatsRequest(queue=name)).stats
+            view.add_row(name, str(stats.depth),
+                         f"{stats.oldest_wait.ToTimedelta().total_seconds():.1f}",
+                         str(stats.agents_available), str(stats.agents_busy))
+        return view
+
+    if watch <= 0:
+        console.print(table())
+        return
+    with Live(table(), console=console) as live:
+        while True:
+            time.sleep(watch)
+            live.update(table())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the client commands to the main app."""
+    app.command()(submit)
+    app.command()(queues)
+    app.add_typer(agents_app, name="agents")
+    app.add_typer(rules_app, name="rules")
