@@ -300,9 +300,19 @@ class RouterApp:
             if offer is None:
                 break
             offers.append(offer)
-            self.metrics.record_offer("made", offer.queue, convert.PRIORITY_NAMES.get(
-                convert.priority_value(offer.priority)), offer.channel)
+            await self._offer_made(offer)
         return offers
+
+    async def _offer_made(self, offer: Offer) -> None:
+        """Count the offer; the first offer of a ticket ends its time to assign."""
+        priority = convert.PRIORITY_NAMES.get(convert.priority_value(offer.priority))
+        self.metrics.record_offer("made", offer.queue, priority, offer.channel)
+        state = await self.queues.get_ticket(offer.ticket_id)
+        if state is not None and state.offers_made == 1:
+            submitted = (state.data or {}).get("submitted_at", state.enqueued_at)
+            self.metrics.record_time_to_assign(
+                offer.offered_at - submitted, offer.queue, priority, offer.channel
+            )
 
     async def assign_agent(self, agent_id: str) -> None:
         """Offer work to an agent who just freed capacity, until it is full or nothing fits."""
@@ -310,7 +320,7 @@ class RouterApp:
             offer = await self.queues.assign_for_agent(agent_id)
             if offer is None:
                 return
-            self.metrics.record_offer("made", offer.queue, None, offer.channel)
+            await self._offer_made(offer)
 
     async def publish_rules(self, text: str, fmt: str, author: str) -> StoredRuleSet:
         """Validate and publish a rule set; its queues are created before it goes live."""

@@ -130,8 +130,13 @@ def offer_message(offer: Offer, ticket: pb.Ticket | None) -> agent_pb.Offer:
 
 
 def offer_id(offer: Offer) -> str:
-    """A stable id of one offer of a ticket (each re-offer gets a new one)."""
-    return f"{offer.ticket_id}@{int(offer.offered_at * 1000)}"
+    """A stable id of one offer of a ticket (each re-offer gets a new one: a later expiry)."""
+    return offer_id_of(offer.ticket_id, offer.expires_at)
+
+
+def offer_id_of(ticket_id: str, expires_at: float) -> str:
+    """The offer id of the ticket's offer that expires at `expires_at`."""
+    return f"{ticket_id}@{round(expires_at * 1000)}"
 
 
 def string_map(values: Mapping[str, Any]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from router import convert
 from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
 from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc
 from router.app import RouterApp
-from router.errors import InvalidArgument, NotFound
+from router.errors import InvalidArgument, NotFound, OfferExpired
 from router.interceptors import current_principal
 from router.validation import check_agent, check_id
 
@@ -126,6 +126,7 @@ class AgentService(agents_grpc.AgentServiceServicer):
         check_id(request.agent_id, "agent_id")
         check_id(request.ticket_id, "ticket_id")
         current_principal().require_agent(request.agent_id)
+        await self._check_offer_id(request.ticket_id, request.offer_id)
         assignment = await self.app.accept(request.ticket_id, request.agent_id)
         return agents_pb.AcceptOfferResponse(
             assignment=agents_pb.Assignment(
@@ -142,8 +143,25 @@ class AgentService(agents_grpc.AgentServiceServicer):
         check_id(request.agent_id, "agent_id")
         check_id(request.ticket_id, "ticket_id")
         current_principal().require_agent(request.agent_id)
+        await self._check_offer_id(request.ticket_id, request.offer_id)
         state = await self.app.reject(request.ticket_id, request.agent_id)
         return agents_pb.RejectOfferResponse(state=convert.STATE_BY_STATUS[state.status])
+
+    async def _check_offer_id(self, ticket_id: str, offer_id: str) -> None:
+        """A given offer id must name the ticket's current offer, not an earlier one."""
+        if not offer_id:
+            return
+        state = await self.app.queues.get_ticket(ticket_id)
+        current = (
+            convert.offer_id_of(ticket_id, state.offer_expires_at)
+            if state is not None and state.offer_expires_at is not None
+            else None
+        )
+        if offer_id != current:
+            raise OfferExpired(
+                f"offer {offer_id!r} is no longer open (it expired, was withdrawn or "
+                "re-offered); take the offer the stream sends now"
+            )
 
     async def _agent(self, agent_id: str) -> AgentState:
         agent = await self.app.queues.get_agent(agent_id)
