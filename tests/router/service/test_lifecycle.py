@@ -61,9 +61,19 @@ async def test_whole_lifecycle_with_offer_stream(client: AsyncRouterClient) -> N
     assert message.offer.ticket.subject == INVOICE.subject
     stream.cancel()
 
+    with pytest.raises(grpc.aio.AioRpcError) as stale:
+        await client.call(
+            "AgentService", "AcceptOffer",
+            agents_pb.AcceptOfferRequest(
+                agent_id="alice", ticket_id=INVOICE.id, offer_id=f"{INVOICE.id}@1"
+            ),
+        )
+    assert stale.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     accepted = await client.call(
         "AgentService", "AcceptOffer",
-        agents_pb.AcceptOfferRequest(agent_id="alice", ticket_id=INVOICE.id),
+        agents_pb.AcceptOfferRequest(
+            agent_id="alice", ticket_id=INVOICE.id, offer_id=message.offer.offer_id
+        ),
     )
     assert accepted.assignment.agent_id == "alice"
     responded = await client.call(
