@@ -28,6 +28,7 @@ from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
 from router.history.writer import HistoryWriter
+from router.history_recorder import HistoryRecorder, ticket_row
 from router.live_rules import LiveRules, decision_message, score_values, ticket_values
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
@@ -84,6 +85,7 @@ class RouterApp:
             AsyncEventReader(self.client), self.client, self.queues.keys.events
         )
         self.engine = open_database(self.settings.history_url)
+        self.recorder = HistoryRecorder(self.engine)
         self._tasks: list[asyncio.Task[None]] = []
         self._stop_history = threading.Event()
         self._history_thread: threading.Thread | None = None
@@ -96,6 +98,11 @@ class RouterApp:
         """Create the history schema, load the live rules, start the background loops."""
         create_schema(self.engine)
         await self.rules.start(default_text=self.settings_rules_text())
+        self.recorder.start()
+        await self.recorder.rule_version(await self.rules.store.get())
+        await self.recorder.model_version(
+            self.scoring.scorer.version, str(self.settings.model_dir or "default"), {}
+        )
         await self.ensure_queues()
         await self.offer_hub.start()
         self._tasks.append(asyncio.create_task(self._sweep_forever(), name="sweeper"))
@@ -114,6 +121,7 @@ class RouterApp:
                 await task
         await self.offer_hub.stop()
         await self.rules.stop()
+        await self.recorder.stop()
         self._stop_history.set()
         if self._history_thread is not None:
             self._history_thread.join(timeout=5)
@@ -164,6 +172,7 @@ class RouterApp:
         )
         if not state.created:  # another process won the race for this id
             return self._stored(state, created=False)
+        self.recorder.submitted(ticket_row(ticket, scores, decision, submitted_at.timestamp()))
         channel = convert.channel_name(ticket.channel)
         rule = decision.rule_id or _REASON_NAMES.get(decision.reason, "model")
         self.metrics.record_submitted(decision.queue, rule, priority, channel)
@@ -328,7 +337,9 @@ class RouterApp:
         existing = {queue.name for queue in await self.queues.list_queues()}
         for name in sorted(candidate.queue_names() - existing):
             await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)
-        return await self.rules.publish(text, fmt, author)
+        stored = await self.rules.publish(text, fmt, author)
+        await self.recorder.rule_version(stored)
+        return stored
 
     async def explain(
         self, ticket: pb.Ticket, rule_version: int | None

@@ -6,6 +6,7 @@ import asyncio
 
 import grpc
 import pytest
+from sqlmodel import Session
 
 from clients.client import AsyncRouterClient
 from clients.requests import make_agent, make_ticket
@@ -13,6 +14,8 @@ from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
 from router.api.ticket_router.v1 import queue_service_pb2 as queues_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
+from router.history.models import Ticket as HistoryTicket
+from router.serve import Running
 from tests.router.service.conftest import eventually
 
 INVOICE = make_ticket(
@@ -50,7 +53,9 @@ async def test_submit_routes_scores_and_offers(client: AsyncRouterClient) -> Non
     assert again.scores == first.scores and again.decision == first.decision
 
 
-async def test_whole_lifecycle_with_offer_stream(client: AsyncRouterClient) -> None:
+async def test_whole_lifecycle_with_offer_stream(
+    client: AsyncRouterClient, router: Running
+) -> None:
     submitted = await client.submit_ticket(INVOICE)
     queue = submitted.decision.queue
     await upsert(client, "alice", [queue])
@@ -99,6 +104,11 @@ async def test_whole_lifecycle_with_offer_stream(client: AsyncRouterClient) -> N
     assert types.index("offered") < types.index("accepted") < types.index("completed")
     assert "first_response" in types
     assert ticket.accepted_at.ToDatetime() <= ticket.resolved_at.ToDatetime()
+    with Session(router.app.engine) as session:  # the submission itself is in the history
+        row = session.get(HistoryTicket, INVOICE.id)
+        assert row is not None
+        assert (row.subject, row.queue) == (INVOICE.subject, queue)
+        assert row.rule_version >= 1
 
     stats = await client.call(
         "QueueService", "GetQueueStats", queues_pb.GetQueueStatsRequest(queue=queue)
