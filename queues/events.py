@@ -75,6 +75,10 @@ class EventType(StrEnum):
     """data: from_queue; `agent` is the agent the ticket was taken from, if any."""
     CANCELLED = "cancelled"
     REPRIORITIZED = "reprioritized"
+    ESCALATED = "escalated"
+    """An escalation level fired. data: level, priority_from, priority_to (= priority),
+    from_queue, relaxed_skills, deadline_ms, channel and the sweep's sla_risk, time_left_s.
+    A move that takes the ticket from its agent is also a `transferred` event, first."""
     AGENT_UPDATED = "agent_updated"
     """data: queues, skills, capacity, status. `ticket` and `queue` are empty."""
     AGENT_STATUS = "agent_status"

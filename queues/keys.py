@@ -12,6 +12,9 @@ Layout, for tenant `acme` (the hash tag is the part in braces)::
                                                        assignment, score 0: an agent's tickets
                                                        are one lexicographic range, and its
                                                        record stays small however loaded it is
+    tr:{acme}:sla_checks                         ZSET  unanswered ticket id by when its SLA risk
+                                                       is next due to be checked (ms); a sweep
+                                                       claims due ones by moving them forward
     tr:{acme}:q:<queue>:waiting                  ZSET  waiting tickets, all score 0, ordered by
                                                        member "priority|front|deadline|arrival|id"
     tr:{acme}:q:<queue>:arrivals                 ZSET  waiting ticket id by enqueue time (ms)
@@ -22,6 +25,8 @@ Layout, for tenant `acme` (the hash tag is the part in braces)::
     tr:{acme}:q:<queue>:free:<channel>:<skill>:<level>
                                                  ZSET  the same, restricted to agents whose
                                                        skill is at least <level>
+    tr:{acme}:q:<queue>:at_risk                  SET   unanswered tickets of the queue flagged
+                                                       at risk of missing their SLA
 
 Redis Cluster and agents shared across queues. A Lua script is atomic only over keys of one
 hash slot. One assignment reads the queue's waiting tickets *and* changes the chosen agent's
@@ -36,7 +41,7 @@ tenant's queues. An agent working for two tenants is two agent records with spli
 A deployment whose queues never share agents can give each queue its own tenant and get true
 per-queue slots.
 
-Scripts receive the seven tenant keys as KEYS[1..7] (same order everywhere, `TENANT_KEYS`) and
+Scripts receive the eight tenant keys as KEYS[1..8] (same order everywhere, `TENANT_KEYS`) and
 the key prefix as ARGV[1]. Keys that a script only learns while it runs (the indexes of the
 agent it picked, the queue of a ticket it hands back) are derived inside the script by the
 `key_*` Lua functions rendered from `DERIVED_KEYS` below, so Python and Lua cannot drift; they
@@ -57,8 +62,10 @@ DEFAULT_TENANT = "default"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 """Tenant, queue, channel and skill names: they appear inside key names, so no braces/colons."""
 
-TENANT_KEYS = ("tickets", "agents", "queues", "offers", "finished", "events", "holdings")
-"""The keys every script receives as KEYS[1..7], in this order."""
+TENANT_KEYS = (
+    "tickets", "agents", "queues", "offers", "finished", "events", "holdings", "sla_checks"
+)
+"""The keys every script receives as KEYS[1..8], in this order."""
 
 DERIVED_KEYS: dict[str, tuple[str, ...]] = {
     # name: key segments after the prefix; <...> segments are the function's parameters.
@@ -67,6 +74,7 @@ DERIVED_KEYS: dict[str, tuple[str, ...]] = {
     "members": ("q", "<queue>", "agents"),
     "free": ("q", "<queue>", "free", "<channel>"),
     "skilled": ("q", "<queue>", "free", "<channel>", "<skill>", "<level>"),
+    "at_risk": ("q", "<queue>", "at_risk"),
 }
 """Per-queue keys, rendered to Python (`Keys.derived`) and Lua (`lua_key_functions`)."""
 
@@ -112,7 +120,7 @@ class Keys:
 
     @property
     def tenant_keys(self) -> list[str]:
-        """KEYS[1..7] of every script."""
+        """KEYS[1..8] of every script."""
         return [self.prefix + name for name in TENANT_KEYS]
 
     @property
@@ -142,6 +150,10 @@ class Keys:
     @property
     def holdings(self) -> str:
         return self.prefix + "holdings"
+
+    @property
+    def sla_checks(self) -> str:
+        return self.prefix + "sla_checks"
 
     def derived(self, name: str, **parts: str | int) -> str:
         """A per-queue key, e.g. `derived("waiting", queue="billing")`."""

@@ -50,6 +50,10 @@ def _mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _names(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
@@ -76,6 +80,19 @@ class TicketState:
     """How many offers of this ticket have been made so far."""
     created: bool = False
     """True only in the reply to the enqueue call that created the ticket."""
+    first_response_at: float | None = None
+    resolve_deadline_ts: float | None = None
+    """Resolution deadline set by an escalation (None: the one computed on submission)."""
+    escalations: dict[str, float] = field(default_factory=dict)
+    """Escalation levels fired for this ticket -> when."""
+    sla_risk: float | None = None
+    """Live SLA risk from the latest SLA check (None: not checked or no risk model)."""
+    sla_model_risk: float | None = None
+    """The risk model's output at the latest scoring (before accounting for time passed)."""
+    sla_scored_at: float | None = None
+    """When the risk model last scored the ticket (or a sweep reserved that scoring)."""
+    at_risk: bool = False
+    """Flagged at risk by the latest SLA check (counted by the tickets-at-risk gauge)."""
 
     @classmethod
     def from_record(cls, record: dict[str, Any], *, created: bool = False) -> TicketState:
@@ -96,7 +113,71 @@ class TicketState:
             data=json.loads(raw_data) if raw_data else None,
             offers_made=int(record.get("offers_made", 0)),
             created=created,
+            first_response_at=_seconds(record.get("first_response_ms")),
+            resolve_deadline_ts=_seconds(record.get("resolve_deadline_ms")),
+            escalations={
+                str(k): float(v) / 1000.0 for k, v in _mapping(record.get("escalated")).items()
+            },
+            sla_risk=_number(record.get("sla_risk")),
+            sla_model_risk=_number(record.get("sla_model_risk")),
+            sla_scored_at=_seconds(record.get("sla_scored_ms")),
+            at_risk=bool(record.get("at_risk", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """The outcome of firing an escalation level: whether this call fired it, and the ticket."""
+
+    won: bool
+    """False when the level had fired already (by any process): nothing changed."""
+    ticket: TicketState
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Escalation:
+        return cls(won=bool(record["won"]), ticket=TicketState.from_record(record["ticket"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedCheck:
+    """A ticket whose SLA check this caller claimed."""
+
+    ticket: TicketState
+    rescore: bool
+    """Whether this check re-scores with the risk model (at most once per interval per
+    ticket); otherwise it reuses `ticket.sla_model_risk`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedChecks:
+    """The tickets one sweep claimed, and the Redis server time of the claim."""
+
+    now: float
+    checks: list[ClaimedCheck]
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ClaimedChecks:
+        claimed = record.get("claimed")
+        return cls(
+            now=float(record["now_ms"]) / 1000.0,
+            checks=[
+                ClaimedCheck(TicketState.from_record(item["ticket"]), bool(item["rescore"]))
+                for item in (claimed if isinstance(claimed, list) else [])
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SlaCheck:
+    """What a sweep found for one claimed ticket, to store with `record_sla_checks`."""
+
+    ticket_id: str
+    at_risk: bool
+    next_check_at: float
+    """When to check it again (seconds since the epoch), at most an interval ahead."""
+    sla_risk: float | None = None
+    model_risk: float | None = None
+    """The model's risk, when this check re-scored the ticket."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +322,8 @@ class QueueStats:
     """Available member agents with no free capacity."""
     agents_away: int
     agents_offline: int
+    at_risk: int = 0
+    """Unanswered tickets of the queue flagged at risk by the SLA sweep."""
 
 
 @dataclass(frozen=True, slots=True)

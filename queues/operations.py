@@ -17,11 +17,14 @@ from queues.models import (
     AgentUpdate,
     Assignment,
     Candidate,
+    ClaimedChecks,
+    Escalation,
     FirstResponse,
     Offer,
     Policy,
     QueueConfig,
     QueueStats,
+    SlaCheck,
     TicketState,
 )
 from router.errors import InvalidArgument
@@ -118,6 +121,14 @@ def _enum(enum: type[AgentStatus] | type[Policy], value: str, field: str) -> str
         raise InvalidArgument(f"{value!r} is not one of {choices}", field=field) from None
 
 
+def _risk(value: float | None, field: str) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:  # NaN fails too
+        raise InvalidArgument(f"must be a probability from 0 to 1, got {value!r}", field=field)
+    return float(value)
+
+
 def _optional_ticket(reply: Any) -> TicketState | None:
     return TicketState.from_record(json.loads(text(reply))) if reply is not None else None
 
@@ -157,6 +168,7 @@ def _queue_stats(queue: str) -> Any:
             agents_busy=int(reply["agents_busy"]),
             agents_away=int(reply["agents_away"]),
             agents_offline=int(reply["agents_offline"]),
+            at_risk=int(reply.get("at_risk", 0)),
         )
 
     return parse
@@ -302,6 +314,69 @@ class Operations:
             _priority(priority),
             _ms(deadline_ts, "deadline_ts"),
         )
+
+    def escalate(
+        self,
+        ticket_id: str,
+        level: str,
+        *,
+        raise_by: int = 0,
+        raise_to: int | None = None,
+        to_queue: str | None = None,
+        relax_skills: Sequence[str] = (),
+        deadlines: Mapping[int, tuple[float, float]] | None = None,
+        emit_event: bool = True,
+        event_data: Mapping[str, Any] | None = None,
+    ) -> Call[Escalation]:
+        _identifier(ticket_id, "ticket_id")
+        _identifier(level, "level")
+        if isinstance(raise_by, bool) or not isinstance(raise_by, int) or not (
+            0 <= raise_by < MAX_PRIORITY
+        ):
+            raise InvalidArgument(f"must be 0 to {MAX_PRIORITY - 1} steps, got {raise_by!r}",
+                                  field="raise_by")
+        due = {
+            str(_priority(priority)): [int(_ms(first, "deadlines")), int(_ms(resolve, "deadlines"))]
+            for priority, (first, resolve) in (deadlines or {}).items()
+        }
+        return self._script(
+            "escalate",
+            Escalation.from_record,
+            ticket_id,
+            level,
+            raise_by,
+            "" if raise_to is None else _priority(raise_to),
+            "" if to_queue is None else check_name(to_queue, "to_queue"),
+            json.dumps([check_name(skill, "relax_skills") for skill in relax_skills]),
+            json.dumps(due),
+            1 if emit_event else 0,
+            json.dumps(dict(event_data or {}), separators=(",", ":")),
+        )
+
+    def claim_sla_checks(self, limit: int, interval_s: float) -> Call[ClaimedChecks]:
+        return self._script(
+            "claim_sla_checks",
+            ClaimedChecks.from_record,
+            _limit(limit),
+            _duration_ms(interval_s, "interval_s"),
+        )
+
+    def record_sla_checks(self, checks: Sequence[SlaCheck]) -> Call[int]:
+        if len(checks) > MAX_BATCH:
+            raise InvalidArgument(f"must be at most {MAX_BATCH} checks", field="checks")
+        entries = []
+        for check in checks:
+            entry: dict[str, Any] = {
+                "id": _identifier(check.ticket_id, "ticket_id"),
+                "at_risk": bool(check.at_risk),
+                "next_ms": int(_ms(check.next_check_at, "next_check_at")),
+            }
+            if (risk := _risk(check.sla_risk, "sla_risk")) is not None:
+                entry["risk"] = risk
+            if (model_risk := _risk(check.model_risk, "model_risk")) is not None:
+                entry["model_risk"] = model_risk
+            entries.append(entry)
+        return self._script("record_sla_checks", int, json.dumps(entries))
 
     def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> Call[int]:
         return self._script(

@@ -22,11 +22,14 @@ from queues.models import (
     AgentUpdate,
     Assignment,
     Candidate,
+    ClaimedChecks,
+    Escalation,
     FirstResponse,
     Offer,
     Policy,
     QueueConfig,
     QueueStats,
+    SlaCheck,
     TicketState,
 )
 from queues.operations import (
@@ -154,6 +157,66 @@ class QueueStore:
             NotFound: unknown ticket. FailedPrecondition: completed or cancelled.
         """
         return self._run(self.ops.reprioritize(ticket_id, priority, deadline_ts))
+
+    def escalate(
+        self,
+        ticket_id: str,
+        level: str,
+        *,
+        raise_by: int = 0,
+        raise_to: int | None = None,
+        to_queue: str | None = None,
+        relax_skills: Sequence[str] = (),
+        deadlines: Mapping[int, tuple[float, float]] | None = None,
+        emit_event: bool = True,
+        event_data: Mapping[str, Any] | None = None,
+    ) -> Escalation:
+        """Fire an escalation level of a ticket once across all processes, with its actions.
+
+        The level is claimed and its actions applied in one script: a second call for the
+        same level (from any process) changes nothing and returns `won=False`.
+
+        Args:
+            ticket_id: the ticket.
+            level: the level's name, unique within the ticket's escalation policy.
+            raise_by: priority steps to raise by (never below 1).
+            raise_to: a priority to raise to at least; the priority is never lowered.
+            to_queue: a queue to move to, as `transfer` does (taken from its agent, if any).
+            relax_skills: required skills to drop (optional ones the policy names).
+            deadlines: priority -> (first response, resolution) deadlines, seconds since the
+                epoch, for the queue the ticket ends in (recomputed from the original
+                submission time); applied when the priority or queue changes.
+            emit_event: append an `escalated` event (data: level, priorities, queues, ...).
+            event_data: more data for the event (e.g. sla_risk, time_left_s).
+
+        Raises:
+            NotFound: unknown ticket or queue. FailedPrecondition: completed or cancelled.
+            InvalidArgument: a malformed argument.
+        """
+        return self._run(self.ops.escalate(
+            ticket_id, level, raise_by=raise_by, raise_to=raise_to, to_queue=to_queue,
+            relax_skills=relax_skills, deadlines=deadlines, emit_event=emit_event,
+            event_data=event_data))
+
+    def claim_sla_checks(self, limit: int, interval_s: float) -> ClaimedChecks:
+        """Claim up to `limit` unanswered tickets whose SLA check is due, for this caller only.
+
+        Each claimed ticket's next check moves `interval_s` ahead (`record_sla_checks` may
+        bring it closer); `rescore` tells whether this check may run the risk model, which
+        happens at most once per `interval_s` per ticket whoever checks it.
+
+        Raises:
+            InvalidArgument: a limit outside 1..1000 or a non-positive interval.
+        """
+        return self._run(self.ops.claim_sla_checks(limit, interval_s))
+
+    def record_sla_checks(self, checks: Sequence[SlaCheck]) -> int:
+        """Store the risk, at-risk flag and next check time of claimed tickets.
+
+        Returns:
+            How many were still unanswered and open (the others are left alone).
+        """
+        return self._run(self.ops.record_sla_checks(checks))
 
     def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
         """Forget up to `limit` completed/cancelled tickets finished over `retention_s` ago."""
@@ -353,6 +416,30 @@ class AsyncQueueStore:
         self, ticket_id: str, priority: int, deadline_ts: float | None = None
     ) -> TicketState:
         return await self._run(self.ops.reprioritize(ticket_id, priority, deadline_ts))
+
+    async def escalate(
+        self,
+        ticket_id: str,
+        level: str,
+        *,
+        raise_by: int = 0,
+        raise_to: int | None = None,
+        to_queue: str | None = None,
+        relax_skills: Sequence[str] = (),
+        deadlines: Mapping[int, tuple[float, float]] | None = None,
+        emit_event: bool = True,
+        event_data: Mapping[str, Any] | None = None,
+    ) -> Escalation:
+        return await self._run(self.ops.escalate(
+            ticket_id, level, raise_by=raise_by, raise_to=raise_to, to_queue=to_queue,
+            relax_skills=relax_skills, deadlines=deadlines, emit_event=emit_event,
+            event_data=event_data))
+
+    async def claim_sla_checks(self, limit: int, interval_s: float) -> ClaimedChecks:
+        return await self._run(self.ops.claim_sla_checks(limit, interval_s))
+
+    async def record_sla_checks(self, checks: Sequence[SlaCheck]) -> int:
+        return await self._run(self.ops.record_sla_checks(checks))
 
     async def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
         return await self._run(self.ops.purge_finished(retention_s, limit))

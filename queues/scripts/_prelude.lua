@@ -7,6 +7,7 @@
 -- KEYS[5] finished ZSET   ticket id by completion/cancel time (ms)
 -- KEYS[6] events   STREAM the outbox
 -- KEYS[7] holdings ZSET   "agent\0ticket" per open offer or assignment (lexicographic)
+-- KEYS[8] sla_checks ZSET unanswered ticket id by when its SLA risk is next checked (ms)
 -- ARGV[1] key prefix "tr:{tenant}:" (per-queue keys are derived from it by the key_* functions)
 -- ARGV[2] approximate maximum length of the event stream
 -- ARGV[3..] script arguments (see each script's header)
@@ -18,6 +19,7 @@
 local PFX = ARGV[1]
 local K_TICKETS, K_AGENTS, K_QUEUES = KEYS[1], KEYS[2], KEYS[3]
 local K_OFFERS, K_FINISHED, K_EVENTS, K_HOLDINGS = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_SLA_CHECKS = KEYS[8]
 local STREAM_MAXLEN = ARGV[2]
 
 --@KEY_FUNCTIONS@
@@ -335,4 +337,25 @@ local function agent_reply(a)
   end
   a.offers, a.assigned = offers, assigned
   return a
+end
+
+-- SLA tracking of unanswered tickets: the due time of their next risk check (K_SLA_CHECKS)
+-- and, when flagged at risk, membership of their queue's at-risk set, whose size the
+-- tickets-at-risk gauge reads. `t.risk_queue` remembers which set holds the ticket.
+local function set_at_risk(t, flag)
+  if t.risk_queue and (not flag or t.risk_queue ~= t.queue) then
+    redis.call('SREM', key_at_risk(t.risk_queue), t.id)
+    t.risk_queue = nil
+  end
+  if flag then
+    redis.call('SADD', key_at_risk(t.queue), t.id)
+    t.risk_queue = t.queue
+  end
+  t.at_risk = flag or nil
+end
+
+-- The ticket was answered or finished: it leaves the SLA checks and the at-risk count.
+local function stop_sla_checks(t)
+  redis.call('ZREM', K_SLA_CHECKS, t.id)
+  set_at_risk(t, false)
 end

@@ -1,6 +1,6 @@
 -- accept: the agent holding a live offer takes the ticket (offer -> assignment). Accepting an
 -- assignment one already holds returns it again, so a client may retry safely.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
 -- Capacity stays reserved (the holding is kept), so the agent record is not rewritten.

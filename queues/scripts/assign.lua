@@ -1,7 +1,7 @@
 -- assign: offer one of the first waiting tickets of a queue to the best eligible agent.
 -- Eligible: available, every required skill at the needed level, free capacity on the
 -- ticket's channel, not cooling off from this ticket. Best: lowest score of the queue's policy.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] queue
 -- ARGV[4] head window: how many waiting tickets, from the head, may be tried (a ticket nobody
 --         can take does not block the ones behind it)

@@ -1,6 +1,6 @@
 -- assign_for_agent: offer an agent who has free capacity the best ticket it can take across
 -- its queues (priority, hand-backs first, deadline, arrival: the waiting order).
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- ARGV[4] head window: how many waiting tickets per queue, from the head, may be tried
 -- Derived keys: waiting/arrivals of the agent's queues, members/free/skilled of its queues.

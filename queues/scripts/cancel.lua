@@ -1,6 +1,6 @@
 -- cancel: withdraw a ticket for good, whatever its state (its agent's capacity is freed).
 -- Cancelling a cancelled ticket returns it again (safe retry).
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- Derived keys: waiting/arrivals of its queue, the agent's index keys.
 -- Reply: {"ok": ticket record}; errors not_found, failed_precondition (completed).
@@ -27,6 +27,7 @@ t.status = 'cancelled'
 t.offer_expires_ms = nil
 t.finished_ms = NOW
 redis.call('ZADD', K_FINISHED, int(NOW), ticket_id)
+stop_sla_checks(t)
 save_ticket(t)
 emit('cancelled', ticket_id, t.queue, previous_agent, {channel = t.channel})
 return ok(t)

@@ -1,6 +1,6 @@
 -- complete: the assigned agent finished the ticket; its capacity is freed. Completing a ticket
 -- one already completed returns it again (safe retry).
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
 -- Derived keys: the agent's index keys.
@@ -27,6 +27,7 @@ release(a, t)
 t.status = 'completed'
 t.finished_ms = NOW
 redis.call('ZADD', K_FINISHED, int(NOW), ticket_id)
+stop_sla_checks(t)
 save_ticket(t)
 save_agent(a)
 index_agent(a)

@@ -1,5 +1,5 @@
 -- enqueue: put a new ticket in a queue; an existing ticket id is returned unchanged.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] queue
 -- ARGV[5] priority (1 = most urgent)
@@ -26,6 +26,7 @@ if ARGV[8] ~= '' then t.deadline_ms = tonumber(ARGV[8]) end
 if ARGV[9] ~= '' then t.data = ARGV[9] end
 add_waiting(t, false)
 save_ticket(t)
+redis.call('ZADD', K_SLA_CHECKS, int(NOW), t.id)  -- first SLA check: at once
 emit('enqueued', t.id, queue, nil, {priority = t.priority, channel = t.channel,
                                      skills = t.skills, deadline_ms = t.deadline_ms})
 return ok({ticket = t, created = true})

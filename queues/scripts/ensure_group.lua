@@ -1,5 +1,5 @@
 -- ensure_group: create a consumer group on the event stream unless it exists.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] group name
 -- ARGV[4] id to start after ("0": the whole stream, "$": only new events)
 -- Reply: {"ok": true} when created, {"ok": false} when it existed.

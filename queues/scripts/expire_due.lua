@@ -1,7 +1,7 @@
 -- expire_due: hand back every offer whose timeout has passed (up to a limit), each to the
 -- front of its queue, its agent cooling off from that ticket. Any number of router processes
 -- may run it at once: each offer is expired by exactly one call.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] the most offers to expire in this call
 -- Derived keys: waiting/arrivals of the tickets' queues, the agents' index keys.
 -- Reply: {"ok": [offer]} (the offers that expired).

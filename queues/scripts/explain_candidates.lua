@@ -1,7 +1,7 @@
 -- explain_candidates (read-only): for a ticket (or a hypothetical one), every member agent of
 -- the queue with whether it is eligible and, if not, the first reason why; eligible agents
 -- come first, best first, as assign would rank them. O(agents examined): a diagnostic, bounded.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id, or "" to describe a hypothetical ticket with ARGV[4..6]
 -- ARGV[4] queue
 -- ARGV[5] channel

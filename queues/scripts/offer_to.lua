@@ -1,6 +1,6 @@
 -- offer_to: offer a waiting ticket to one named agent (a supervisor's choice), with the same
 -- eligibility checks as assign except the cool-off.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
 -- Derived keys: waiting/arrivals of the ticket's queue, members/free/skilled of the agent's.

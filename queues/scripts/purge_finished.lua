@@ -1,6 +1,6 @@
 -- purge_finished: forget completed and cancelled tickets older than the retention. Their ids
 -- may then be submitted again as new tickets; the event stream keeps their history.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] retention, ms
 -- ARGV[4] the most tickets to forget in this call
 -- Reply: {"ok": number forgotten}.

@@ -1,5 +1,5 @@
 -- read_agent (read-only): an agent's record and its pending offers, read at one instant.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- Reply: {"ok": {"agent": record with offer and assignment ids, "offers": [offer],
 -- "now_ms": server time}} or {"ok": false}.

@@ -1,6 +1,6 @@
 -- record_first_response: the assigned agent replied to the customer for the first time.
 -- Recording it again returns the first time (safe retry); only the first call emits an event.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
 -- Reply: {"ok": {"at_ms": first response time, "new": true|false}}; errors not_found,
@@ -18,6 +18,7 @@ if t.agent ~= agent_id then
               'agent_id')
 end
 t.first_response_ms = NOW
+stop_sla_checks(t)
 save_ticket(t)
 emit('first_response', ticket_id, t.queue, agent_id, {channel = t.channel,
                                                       wait_ms = NOW - (t.enqueued_ms or NOW)})

@@ -1,6 +1,6 @@
 -- reject: the agent holding a live offer declines it; the ticket goes back to the front of its
 -- queue and this agent is not offered it again during the queue's cool-off.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
 -- Derived keys: waiting/arrivals of the ticket's queue, the agent's index keys.

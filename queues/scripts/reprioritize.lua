@@ -1,6 +1,6 @@
 -- reprioritize: change a ticket's priority and, optionally, its SLA deadline (escalation).
 -- A waiting ticket moves to its new place in the queue at once.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] priority (1 = most urgent)
 -- ARGV[5] SLA deadline, ms since the epoch, or "" to keep the current one

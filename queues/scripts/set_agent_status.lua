@@ -1,6 +1,6 @@
 -- set_agent_status: make an agent available, away or offline; away/offline hands its pending
 -- offers back to the front of their queues at once (assignments stay with the agent).
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- ARGV[4] status: available | away | offline
 -- Derived keys: members/free/skilled of the agent's queues, waiting/arrivals of the queues of

@@ -1,5 +1,5 @@
 -- set_queue_policy: create a queue or change its policy and timeouts.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] queue
 -- ARGV[4] policy: least_loaded | round_robin | longest_idle
 -- ARGV[5] offer timeout, ms

@@ -1,6 +1,6 @@
 -- transfer: move a ticket to another queue. A waiting ticket keeps its arrival time; an offered
 -- or assigned one is taken from its agent (capacity freed) and waits in the new queue.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] target queue
 -- Derived keys: waiting/arrivals of both queues, the previous agent's index keys.
@@ -30,6 +30,7 @@ else
   index_agent(a)
 end
 t.queue = target
+if t.at_risk then set_at_risk(t, true) end  -- counted in its new queue
 add_waiting(t, false)
 save_ticket(t)
 emit('transferred', ticket_id, target, previous_agent, {from_queue = source,

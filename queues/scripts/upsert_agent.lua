@@ -1,6 +1,6 @@
 -- upsert_agent: create an agent or replace its queues, skills, capacity and status. Its load,
 -- offers and assignments are kept; going away/offline hands its offers back at once.
--- KEYS[1..7] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- ARGV[4] queues, JSON array
 -- ARGV[5] skills, JSON object skill -> level
