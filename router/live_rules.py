@@ -16,7 +16,7 @@ from router.config_document import ConfigProblem, InvalidConfig
 from router.errors import NotFound
 from router.rule_store import RuleStore, RuleWatcher, StoredRuleSet
 from router.rules import Decision, RuleSet
-from router.sla.escalation import load_escalation_policy
+from router.sla.escalation import EscalationPolicy, load_escalation_policy
 from router.sla.policy import SlaPolicy, load_sla_policy
 
 DEFAULT_RULES_RESOURCE = "default_rules.yaml"
@@ -74,6 +74,7 @@ class LiveRules:
         self.store = RuleStore(client, validators=(load_sla_policy, load_escalation_policy))
         self.watcher = RuleWatcher(self.store)
         self._sla_policy: tuple[int, SlaPolicy] | None = None
+        self._escalation_policy: tuple[int, EscalationPolicy] | None = None
 
     @property
     def current(self) -> RuleSet:
@@ -91,6 +92,15 @@ class LiveRules:
         if self._sla_policy is None or self._sla_policy[0] != version:
             self._sla_policy = (version, load_sla_policy(self.current.document))
         return self._sla_policy[1]
+
+    @property
+    def escalation_policy(self) -> EscalationPolicy:
+        """The escalation policy of the live rule set (its `escalation` section, else the
+        default)."""
+        version = self.version
+        if self._escalation_policy is None or self._escalation_policy[0] != version:
+            self._escalation_policy = (version, load_escalation_policy(self.current.document))
+        return self._escalation_policy[1]
 
     async def start(self, default_text: tuple[str, str] | None = None) -> None:
         """Follow the published versions, publishing first `default_text` (a configured
