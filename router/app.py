@@ -35,6 +35,7 @@ from router.offer_hub import OfferHub
 from router.rule_store import StoredRuleSet
 from router.scoring_adapter import ScoringAdapter
 from router.settings import Settings
+from router.sla.sweep import SlaSweep
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +107,9 @@ class RouterApp:
         await self.ensure_queues()
         await self.offer_hub.start()
         self._tasks.append(asyncio.create_task(self._sweep_forever(), name="sweeper"))
+        self.sla_sweep = SlaSweep(self.queues, self.rules, self.scoring, self.metrics,
+                                  create_queue=self._create_queue)
+        self._tasks.append(asyncio.create_task(self.sla_sweep.run(), name="sla-sweep"))
         self._history_thread = threading.Thread(
             target=self._write_history, name="history-writer", daemon=True
         )
@@ -135,6 +139,9 @@ class RouterApp:
             return None
         fmt = "toml" if path.suffix == ".toml" else "yaml"
         return path.read_text(), fmt
+
+    async def _create_queue(self, name: str) -> None:
+        await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)
 
     async def ensure_queues(self) -> None:
         """Create every queue the live rule set routes to (existing ones keep their policy)."""
@@ -251,7 +258,9 @@ class RouterApp:
 
     def _check_breach(self, routed: Routed, kind: str, at: float) -> None:
         data = routed.state.data or {}
-        due = routed.state.deadline_ts if kind == "first_response" else data.get("resolve_by")
+        due = routed.state.deadline_ts if kind == "first_response" else (
+            routed.state.resolve_deadline_ts or data.get("resolve_by")  # escalation moves it
+        )
         if due is not None and at > due:
             self.metrics.record_sla_breach(
                 kind, routed.state.queue,
