@@ -21,8 +21,13 @@ incident. The replay:
   reassignments, ...), the time elapsed and left, and the queue state (incidents open in its
   assignment group and overall, rebuilt from every incident's timeline up to that moment).
   Flag at the first score at or above the threshold. The model is scikit-learn's
-  `HistGradientBoostingClassifier` (the `scoring` package trains per-ticket models at
-  submission and is the only code that imports LightGBM).
+  `HistGradientBoostingClassifier`, fitted here: the `scoring` package's SLA-risk model sees a
+  ticket at submission (its fields and the queue state then), not how long it has been open,
+  its state or the time left, so it cannot re-score an ageing incident.
+* **Risk or timer**: the earlier of the two flags, as escalation levels that fire on risk or
+  on time left do.
+* **Submission model**: that `scoring` model (LightGBM, trained by the package on the same
+  time split), scored once per incident at opening; a flag is raised at opening or never.
 * **Figures** per method: breaches flagged before they happened (recall), flagged at least
   `min_lead` (1 h) before (recall at lead time), median lead time, incidents that met their SLA
   but were flagged (false flags; false-flag rate over all of them) and precision.
@@ -34,7 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,13 +56,9 @@ if TYPE_CHECKING:
     from rich.table import Table
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-DEFAULT_INCIDENT_LOG = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
-    / "data"
-    / "uci-incident-eventlog"
-    / "incident_event_log.csv.gz"
-)
+_STANDARD_LOG = "uci-incident-eventlog/incident_event_log.csv.gz"
+
+DEFAULT_INCIDENT_LOG = Path(__file__).resolve().parents[3] / "shared" / "data" / _STANDARD_LOG
 """`../shared/data/uci-incident-eventlog/incident_event_log.csv.gz` next to the repository."""
 
 TIME_FORMAT = "%d/%m/%Y %H:%M"
@@ -521,6 +522,8 @@ class ReplayResult:
     """Scoring moments the model was fitted on (a sample of the training incidents')."""
     replay_moments: int
     rows: tuple[FlagFigures, ...]
+    notes: tuple[str, ...] = ()
+    """What else the reader should know, e.g. why a row is missing."""
 
     def row(self, name: str) -> FlagFigures:
         """The figures of one method (`TIMER_ROW` or a `model_row` name).
@@ -546,6 +549,26 @@ def model_row(threshold: float, rescore_every: timedelta | None) -> str:
     return f"risk >= {threshold:g} at {when}"
 
 
+def combined_row(threshold: float) -> str:
+    """Name of the row flagging at the live risk model's or the timer's flag, the earlier."""
+    return f"risk >= {threshold:g} or timer"
+
+
+def submission_row(threshold: float) -> str:
+    """Name of the row of the scoring package's SLA-risk model, scored once at submission."""
+    return f"scoring sla_risk >= {threshold:g} at submission"
+
+
+@dataclass(frozen=True)
+class SubmissionRisk:
+    """Breach probabilities at submission from a model trained elsewhere (e.g. `scoring`)."""
+
+    risk: pd.Series
+    """Per incident number."""
+    trained_on: frozenset[str]
+    """The incidents the model was trained on (none may be replayed)."""
+
+
 def escalation_thresholds(policy: EscalationPolicy) -> tuple[float, ...]:
     """The risk thresholds an escalation policy acts on: its at-risk flag and every level's
     `sla_risk_at_least`, ascending (the default policy gives 0.6 and 0.8)."""
@@ -564,6 +587,7 @@ def replay_events(
     min_lead: timedelta = MIN_LEAD,
     seed: int = 0,
     source: str = "events",
+    submission: SubmissionRisk | None = None,
 ) -> ReplayResult:
     """Train on the earliest incidents, replay the rest, compare the model with the timer.
 
@@ -578,10 +602,13 @@ def replay_events(
         min_lead: lead time of `recall_at_lead`.
         seed: random state of the sample and the classifier.
         source: where the events came from, for the report.
+        submission: risks at submission of another model, flagged at opening per threshold;
+            left out (with a note) when it was trained on replayed incidents.
 
     Returns:
-        The timer's row, then per threshold the model re-scored at events and sweeps and (with
-        a sweep) at events only.
+        The timer's row, then per threshold the model re-scored at events and sweeps, that or
+        the timer (the earlier flag), (with a sweep) the model at events only, and the
+        `submission` model.
 
     Raises:
         InvalidArgument: a share or threshold out of range, or too few incidents to split.
@@ -621,14 +648,32 @@ def replay_events(
     test = outcomes.loc[replayed]
     at_event = replay_moments["at_event"].to_numpy()
     rows = [flag_figures(TIMER_ROW, test, test["timer_flag_at"].dropna(), min_lead=min_lead)]
+    timer_flags = test["timer_flag_at"].dropna()
     for threshold in sorted(thresholds):
         flags = first_flags(replay_moments, risk, threshold)
         rows.append(
             flag_figures(model_row(threshold, rescore_every), test, flags, min_lead=min_lead)
         )
+        # Escalation levels may fire on risk or on time left: whichever flags first.
+        either = pd.concat([flags, timer_flags]).groupby(level=0).min()
+        rows.append(flag_figures(combined_row(threshold), test, either, min_lead=min_lead))
         if rescore_every:
             flags = first_flags(replay_moments[at_event], risk[at_event], threshold)
             rows.append(flag_figures(model_row(threshold, None), test, flags, min_lead=min_lead))
+    notes = []
+    if submission is not None:
+        leaked = submission.trained_on & set(replayed)
+        if leaked:
+            notes.append(
+                f"the submission model was trained on {len(leaked)} replayed incidents: "
+                "its rows are left out"
+            )
+        else:
+            scored = submission.risk.reindex(replayed)
+            for threshold in sorted(thresholds):
+                flagged = scored.index[scored.to_numpy() >= threshold]
+                flags = test.loc[flagged, "opened_at"]
+                rows.append(flag_figures(submission_row(threshold), test, flags, min_lead=min_lead))
     return ReplayResult(
         source=source,
         incidents=len(outcomes),
@@ -642,21 +687,58 @@ def replay_events(
         train_moments=len(fit_rows),
         replay_moments=len(replay_moments),
         rows=tuple(rows),
+        notes=tuple(notes),
     )
 
 
 def replay_incident_log(
     path: Path = DEFAULT_INCIDENT_LOG,
     policy: SlaPolicy = DEFAULT_POLICY,
+    *,
+    with_scoring_model: bool = True,
     **options: Any,
 ) -> ReplayResult:
-    """`replay_events` on the log at `path` (options as there).
+    """`replay_events` on the log at `path` (options as there), with the scoring package's
+    SLA-risk model as the submission model when `with_scoring_model`.
 
     Raises:
         NotFound, InvalidArgument, FailedPrecondition: as `read_incident_log` and
             `replay_events`.
     """
-    return replay_events(read_incident_log(path), policy, source=str(path), **options)
+    events = read_incident_log(path)
+    submission = None
+    if with_scoring_model:
+        submission = scoring_submission_risk(path, seed=int(options.get("seed", 0)))
+    result = replay_events(events, policy, source=str(path), submission=submission, **options)
+    if with_scoring_model and submission is None:
+        note = "no scoring-model rows: its adapter reads only <data root>/" + _STANDARD_LOG
+        result = replace(result, notes=(*result.notes, note))
+    return result
+
+
+def scoring_submission_risk(path: Path, *, seed: int = 0) -> SubmissionRisk | None:
+    """Train the `scoring` package's SLA-risk model (LightGBM, one row per incident at
+    opening, with the queue state then) on its own time split of the log and score every
+    incident at submission.
+
+    Its adapter reads `<data root>/uci-incident-eventlog/incident_event_log.csv.gz`: a log
+    elsewhere gives None. Its split is the same as the replay's (the earliest 80 % by open time,
+    after dropping duplicates); `replay_events` checks that it trained on no replayed incident.
+    """
+    from scoring.datasets import incident_log
+    from scoring.training import train_scorer
+
+    data_root = path.parent.parent
+    if data_root / _STANDARD_LOG != path:
+        return None
+    data = incident_log(data_root)
+    scorer, split = train_scorer(data, ["sla_risk"], seed=seed)
+    trained = split["data"].subset(split["train"])
+    risk = scorer.probabilities_batch(data.tickets, data.queues)["sla_risk"]
+    return SubmissionRisk(
+        risk=pd.Series(risk, index=[t.attributes["incident"] for t in data.tickets]),
+        trained_on=frozenset(t.attributes["incident"] for t in trained.tickets),
+    )
 
 
 # --- output ---------------------------------------------------------------------------------
@@ -686,6 +768,7 @@ def replay_table(result: ReplayResult) -> Table:
             " breaches resolved before it: their resolution). Model: scikit-learn "
             f"HistGradientBoostingClassifier fitted on {result.train_moments} scoring moments "
             f"of the training incidents; {result.replay_moments} replayed."
+            + "".join(f" Note: {note}." for note in result.notes)
         ),
     )
     for name in (

@@ -16,6 +16,8 @@ from router.sla.escalation import DEFAULT_ESCALATION_POLICY
 from router.sla.replay import (
     REQUIRED_COLUMNS,
     TIMER_ROW,
+    SubmissionRisk,
+    combined_row,
     escalation_thresholds,
     first_flags,
     flag_figures,
@@ -24,8 +26,10 @@ from router.sla.replay import (
     moment_features,
     read_incident_log,
     replay_events,
+    replay_incident_log,
     scoring_moments,
     state_intervals,
+    submission_row,
 )
 
 T0 = datetime(2016, 3, 1, tzinfo=UTC)
@@ -70,6 +74,7 @@ def incident(
             assignment_group=group,
             category=category,
             contact_type="Phone",
+            opened_by="8",  # read by the scoring package's adapter
             reassignment_count="0",
             reopen_count="0",
             assigned_to="7" if n else "?",
@@ -211,7 +216,8 @@ def test_first_flags_take_the_first_moment_at_or_above_the_threshold() -> None:
 
 def learnable_log(tmp_path: Path, incidents: int = 120) -> Path:
     """P3 incidents opened 6 h apart: category `slow` is resolved at 100 h (breached), `fast`
-    at 1 h (met). The model can tell at opening; the timer only at 57.6 h."""
+    at 1 h (met). The model can tell at opening; the timer only at 57.6 h. Written where the
+    scoring package's adapter finds it under the data root `tmp_path`."""
     rows = []
     for n in range(incidents):
         slow = n % 3 == 0
@@ -226,7 +232,9 @@ def learnable_log(tmp_path: Path, incidents: int = 120) -> Path:
                 opened=T0 + timedelta(hours=6 * n),
             )
         )
-    return write_log(tmp_path / "learnable.csv.gz", *rows)
+    folder = tmp_path / "uci-incident-eventlog"
+    folder.mkdir(exist_ok=True)
+    return write_log(folder / "incident_event_log.csv.gz", *rows)
 
 
 def test_a_live_risk_model_warns_earlier_than_the_timer(tmp_path: Path) -> None:
@@ -242,6 +250,35 @@ def test_a_live_risk_model_warns_earlier_than_the_timer(tmp_path: Path) -> None:
     assert (model.recall_at_lead, model.false_flags) == (1.0, 0)
     assert model.median_lead == timedelta(hours=72)  # flagged at opening
     assert result.row(model_row(0.5, None)).median_lead == timedelta(hours=72)
+    either = result.row(combined_row(0.5))  # the earlier of the two flags: the model's
+    assert (either.recall_at_lead, either.median_lead) == (1.0, timedelta(hours=72))
+
+
+def test_the_scoring_packages_model_is_replayed_at_submission(tmp_path: Path) -> None:
+    path = learnable_log(tmp_path)
+    result = replay_incident_log(path, thresholds=[0.5], rescore_every=None)
+    at_submission = result.row(submission_row(0.5))
+    assert (at_submission.recall_at_lead, at_submission.false_flags) == (1.0, 0)
+    assert at_submission.median_lead == timedelta(hours=72)  # flagged at opening
+    assert result.notes == ()
+    elsewhere = tmp_path / "elsewhere.csv.gz"
+    elsewhere.write_bytes(path.read_bytes())
+    without = replay_incident_log(elsewhere, thresholds=[0.5], rescore_every=None)
+    assert [row.name for row in without.rows] == [
+        TIMER_ROW,
+        model_row(0.5, None),
+        combined_row(0.5),
+    ]
+    assert "no scoring-model rows" in without.notes[0]
+
+
+def test_a_submission_model_trained_on_replayed_incidents_is_left_out(tmp_path: Path) -> None:
+    events = read_incident_log(learnable_log(tmp_path))
+    numbers = events["number"].unique()
+    leaky = SubmissionRisk(pd.Series(0.9, index=numbers), trained_on=frozenset(numbers))
+    result = replay_events(events, thresholds=[0.5], rescore_every=None, submission=leaky)
+    assert submission_row(0.5) not in [row.name for row in result.rows]
+    assert "trained on 24 replayed incidents" in result.notes[0]
 
 
 def test_replay_refuses_bad_settings(tmp_path: Path) -> None:
