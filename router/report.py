@@ -328,7 +328,11 @@ def _customer_tiers(engine: Engine, ticket_ids: list[str]) -> dict[str, str]:
 
 
 def _duration(seconds: float | None) -> str:
-    return "-" if seconds is None else format_duration(timedelta(seconds=seconds))
+    if seconds is None:
+        return "-"
+    if seconds < 10:
+        return f"{seconds:.1f}s"  # sub-second waits (automated replies, demos) stay visible
+    return format_duration(timedelta(seconds=seconds))
 
 
 def _share(value: float | None) -> str:
@@ -339,12 +343,12 @@ COLUMNS = (
     "queue",
     "priority",
     "tickets",
-    "first response p50",
-    "first response p90",
-    "resolution p50",
-    "resolution p90",
-    "SLA compliance",
-    "breaches (first response / resolution)",
+    "1st response p50",
+    "1st response p90",
+    "resolve p50",
+    "resolve p90",
+    "SLA met",
+    "breaches (1st response / resolve)",
     "escalations",
     "reassignments",
 )
@@ -462,8 +466,14 @@ def _png(figure: Figure) -> str:
 def _first_response_plot(report: SlaReport, queues: list[str]) -> Figure:
     figure = _figure()
     axes = figure.add_subplot()
+    waits = [o.first_response_s for o in report.outcomes if o.first_response_s is not None]
+    unit, scale = _time_unit(float(np.median(waits)) if waits else 0.0)
     data = [
-        [o.first_response_s / 60 for o in report.outcomes if o.queue == q and o.first_response_s]
+        [
+            o.first_response_s / scale
+            for o in report.outcomes
+            if o.queue == q and o.first_response_s is not None
+        ]
         for q in queues
     ]
     shown = [(q or "-", d) for q, d in zip(queues, data, strict=True) if d]
@@ -471,12 +481,22 @@ def _first_response_plot(report: SlaReport, queues: list[str]) -> Figure:
         axes.boxplot([d for _, d in shown], tick_labels=[q for q, _ in shown], showfliers=True)
     else:
         axes.text(0.5, 0.5, "no first responses yet", ha="center", transform=axes.transAxes)
-    axes.set_ylabel("minutes from submission")
+    axes.set_ylabel(f"{unit} from submission")
     axes.set_title("Time to first response")
     return figure
 
 
+def _time_unit(typical_s: float) -> tuple[str, float]:
+    """The unit (name, seconds) that writes `typical_s` as a readable number."""
+    for unit, seconds in (("days", 86_400.0), ("hours", 3_600.0), ("minutes", 60.0)):
+        if typical_s >= 2 * seconds:
+            return unit, seconds
+    return "seconds", 1.0
+
+
 def _compliance_plot(report: SlaReport, queues: list[str]) -> Figure:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
     figure = _figure()
     axes = figure.add_subplot()
     daily = daily_compliance(report.outcomes)
@@ -493,7 +513,11 @@ def _compliance_plot(report: SlaReport, queues: list[str]) -> Figure:
             )
     if daily:
         axes.legend(loc="lower left", fontsize="small")
-        figure.autofmt_xdate()
+        locator = AutoDateLocator()
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        days = sorted(daily[ALL])
+        axes.set_xlim(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
     axes.set_ylim(0, 105)
     axes.set_ylabel("% of decided tickets within target")
     axes.set_title("SLA compliance per day of submission")
@@ -501,6 +525,8 @@ def _compliance_plot(report: SlaReport, queues: list[str]) -> Figure:
 
 
 def _breaches_plot(report: SlaReport, queues: list[str]) -> Figure:
+    from matplotlib.ticker import MaxNLocator
+
     figure = _figure()
     axes = figure.add_subplot()
     per_queue = {q: summarise([o for o in report.outcomes if o.queue == q], q, ALL) for q in queues}
@@ -508,7 +534,8 @@ def _breaches_plot(report: SlaReport, queues: list[str]) -> Figure:
     axes.bar(x - 0.2, [per_queue[q].breaches for q in queues], 0.4, label="breaches")
     axes.bar(x + 0.2, [per_queue[q].escalations for q in queues], 0.4, label="escalations")
     axes.set_xticks(x, [q or "-" for q in queues])
-    axes.set_ylabel("count")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("tickets / escalations")
     axes.legend()
     axes.set_title("Breaches and escalations per queue")
     return figure
