@@ -55,8 +55,8 @@ CHECK_BATCH = 200
 (at 0.3 ms per scoring, about 60 ms of CPU). A backlog beyond it waits for the next tick."""
 
 MIN_RECHECK_S = 1.0
-"""Least time before the next check of a ticket, so a trigger that keeps failing to apply
-(e.g. Redis refused it) cannot make a busy loop."""
+"""Least time before the next check of a ticket (or the interval, if shorter), so a trigger
+that keeps failing to apply cannot make a busy loop."""
 
 YIELD_EVERY = 20
 """Tickets checked between two yields to the event loop, so RPCs are served during a sweep."""
@@ -372,7 +372,7 @@ class SlaSweep:
                   if level.name not in fired]
         if not at_risk:
             waits.append(outlook.seconds_until_risk(policy.at_risk.enter))
-        return max(MIN_RECHECK_S, min(waits))
+        return max(min(MIN_RECHECK_S, self.interval_s), min(waits))
 
     async def _queue_stats(self, names: Iterable[str]) -> dict[str, QueueStats | None]:
         stats: dict[str, QueueStats | None] = {}
