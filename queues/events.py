@@ -77,7 +77,8 @@ class EventType(StrEnum):
     REPRIORITIZED = "reprioritized"
     ESCALATED = "escalated"
     """An escalation level fired. data: level, priority_from, priority_to (= priority),
-    from_queue, relaxed_skills, deadline_ms, channel and the sweep's sla_risk, time_left_s.
+    from_queue, deadline_ms, channel, relaxed_skills (when any) and the sweep's level_index,
+    sla_risk, time_left_s.
     A move that takes the ticket from its agent is also a `transferred` event, first."""
     AGENT_UPDATED = "agent_updated"
     """data: queues, skills, capacity, status. `ticket` and `queue` are empty."""

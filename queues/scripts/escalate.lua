@@ -75,7 +75,8 @@ if ARGV[10] == '1' then
   local data = cjson.decode(ARGV[11])
   data.level, data.channel = level, t.channel
   data.priority_from, data.priority_to, data.priority = priority_from, t.priority, t.priority
-  data.from_queue, data.relaxed_skills, data.deadline_ms = from_queue, relaxed, t.deadline_ms
+  data.from_queue, data.deadline_ms = from_queue, t.deadline_ms
+  if #relaxed > 0 then data.relaxed_skills = relaxed end  -- cjson would write {} for none
   emit('escalated', ticket_id, t.queue, t.agent, data)
 else
   if t.priority ~= priority_from then
