@@ -76,6 +76,21 @@ def priority_value(name: str | int) -> int:
     return PRIORITY_VALUES.get(name, pb.PRIORITY_UNSPECIFIED)
 
 
+def ticket_fields(ticket: pb.Ticket) -> dict[str, Any]:
+    """A ticket's content as plain values (channel by name, times aware), id excluded."""
+    return {
+        "subject": ticket.subject,
+        "body": ticket.body,
+        "channel": CHANNEL_NAMES.get(ticket.channel, ""),  # type: ignore[call-overload]
+        "customer_id": ticket.customer_id,
+        "customer_tier": ticket.customer_tier,
+        "product": ticket.product,
+        "language": ticket.language,
+        "created_at": aware(ticket.created_at),
+        "attributes": dict(ticket.attributes),
+    }
+
+
 def timestamp(seconds: float | None) -> Timestamp | None:
     """A protobuf Timestamp from seconds since the epoch (None stays None)."""
     if seconds is None:

@@ -34,15 +34,7 @@ def ticket_row(
     """The history row of a submission."""
     return TicketCreate(
         id=ticket.id,
-        subject=ticket.subject,
-        body=ticket.body,
-        channel=convert.CHANNEL_NAMES.get(ticket.channel, ""),  # type: ignore[call-overload]
-        customer_id=ticket.customer_id,
-        customer_tier=ticket.customer_tier,
-        product=ticket.product,
-        language=ticket.language,
-        created_at=convert.aware(ticket.created_at),
-        attributes=dict(ticket.attributes),
+        **convert.ticket_fields(ticket),
         category=scores.category,
         category_confidence=scores.category_confidence,
         category_probabilities=dict(scores.category_probabilities),

@@ -31,16 +31,11 @@ def default_rules_text() -> str:
 
 
 def ticket_values(ticket: pb.Ticket) -> dict[str, object]:
-    """The ticket fields rules may test."""
-    return {
-        "subject": ticket.subject,
-        "body": ticket.body,
-        "channel": convert.CHANNEL_NAMES.get(ticket.channel),  # type: ignore[call-overload]
-        "customer_id": ticket.customer_id or None,
-        "customer_tier": ticket.customer_tier or None,
-        "product": ticket.product or None,
-        "language": ticket.language or None,
-        "attributes": dict(ticket.attributes),
+    """The ticket fields rules may test (empty ones as None: conditions on them fail)."""
+    fields = convert.ticket_fields(ticket)
+    del fields["created_at"]
+    return {name: value or None for name, value in fields.items()} | {
+        "attributes": fields["attributes"]
     }
 
 

@@ -21,17 +21,7 @@ EXPLAIN_TOP_K = 5
 
 def scoring_ticket(ticket: pb.Ticket) -> Ticket:
     """The scorer's ticket from the proto one."""
-    return Ticket(
-        subject=ticket.subject,
-        body=ticket.body,
-        channel=convert.CHANNEL_NAMES.get(ticket.channel, ""),  # type: ignore[call-overload]
-        customer_id=ticket.customer_id,
-        customer_tier=ticket.customer_tier,
-        product=ticket.product,
-        language=ticket.language,
-        created_at=convert.aware(ticket.created_at),
-        attributes=dict(ticket.attributes),
-    )
+    return Ticket(**convert.ticket_fields(ticket))
 
 
 def queue_state(stats: Any, priority: str = "") -> QueueState:
