@@ -226,6 +226,21 @@ local function release(a, t)
   if total_load(a) == 0 then a.idle_since_ms = NOW end
 end
 
+-- Take a ticket out of wherever it is held before it moves or ends: the waiting index, or its
+-- agent's offer or assignment (that capacity is freed). Returns the agent it left, or nil.
+local function take_back(t)
+  if t.status == 'waiting' then
+    remove_waiting(t)
+    return nil
+  end
+  redis.call('ZREM', K_OFFERS, t.id)
+  local a = load_agent(t.agent)
+  release(a, t)
+  save_agent(a)
+  index_agent(a)
+  return t.agent
+end
+
 local function offer_view(t)
   return {ticket_id = t.id, agent_id = t.agent, queue = t.queue, channel = t.channel,
           priority = t.priority, offered_ms = t.offered_ms, expires_ms = t.offer_expires_ms}

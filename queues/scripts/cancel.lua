@@ -12,17 +12,7 @@ if t.status == 'completed' then
   return fail('failed_precondition', 'ticket ' .. ticket_id .. ' is completed', 'ticket_id')
 end
 
-local previous_agent = nil
-if t.status == 'waiting' then
-  remove_waiting(t)
-else
-  previous_agent = t.agent
-  redis.call('ZREM', K_OFFERS, ticket_id)
-  local a = load_agent(previous_agent)
-  release(a, t)
-  save_agent(a)
-  index_agent(a)
-end
+local previous_agent = take_back(t)
 t.status = 'cancelled'
 t.offer_expires_ms = nil
 t.finished_ms = NOW

@@ -41,16 +41,7 @@ priority = math.min(priority, t.priority)
 local moving = target ~= '' and target ~= t.queue
 local waiting = t.status == 'waiting'
 local previous_agent = nil
-if waiting then
-  remove_waiting(t)
-elseif moving then
-  previous_agent = t.agent
-  redis.call('ZREM', K_OFFERS, ticket_id)
-  local a = load_agent(previous_agent)
-  release(a, t)
-  save_agent(a)
-  index_agent(a)
-end
+if waiting or moving then previous_agent = take_back(t) end
 if moving then t.queue = target end
 if priority ~= priority_from or moving then
   t.priority = priority

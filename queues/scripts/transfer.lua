@@ -18,17 +18,8 @@ if t.status == 'completed' or t.status == 'cancelled' then
 end
 if t.status == 'waiting' and t.queue == target then return ok(t) end
 
-local source, previous_agent = t.queue, nil
-if t.status == 'waiting' then
-  remove_waiting(t)
-else
-  previous_agent = t.agent
-  redis.call('ZREM', K_OFFERS, ticket_id)
-  local a = load_agent(previous_agent)
-  release(a, t)
-  save_agent(a)
-  index_agent(a)
-end
+local source = t.queue
+local previous_agent = take_back(t)
 t.queue = target
 if t.at_risk then set_at_risk(t, true) end  -- counted in its new queue
 add_waiting(t, false)
