@@ -500,13 +500,16 @@ def _compliance_plot(report: SlaReport, queues: list[str]) -> Figure:
     figure = _figure()
     axes = figure.add_subplot()
     daily = daily_compliance(report.outcomes)
-    for queue in [*queues, ALL]:
-        days = daily.get(queue)
-        if days:
-            style = {"linewidth": 3, "color": "black"} if queue == ALL else {"alpha": 0.7}
+    for queue in [ALL, *queues]:
+        shares = daily.get(queue, {})
+        if shares:
+            # The overall line goes underneath, so queues with the same value stay visible.
+            style = (
+                {"linewidth": 4, "color": "0.75", "zorder": 1} if queue == ALL else {"zorder": 2}
+            )
             axes.plot(
-                list(days),
-                [100 * v for v in days.values()],
+                np.array(list(shares), dtype="datetime64[D]"),
+                [100 * v for v in shares.values()],
                 marker="o",
                 label=queue or "-",
                 **style,
@@ -516,8 +519,8 @@ def _compliance_plot(report: SlaReport, queues: list[str]) -> Figure:
         locator = AutoDateLocator()
         axes.xaxis.set_major_locator(locator)
         axes.xaxis.set_major_formatter(ConciseDateFormatter(locator))
-        days = sorted(daily[ALL])
-        axes.set_xlim(days[0] - timedelta(days=1), days[-1] + timedelta(days=1))
+        days = np.array(sorted(daily[ALL]), dtype="datetime64[D]")
+        axes.set_xlim(days[0] - np.timedelta64(1, "D"), days[-1] + np.timedelta64(1, "D"))
     axes.set_ylim(0, 105)
     axes.set_ylabel("% of decided tickets within target")
     axes.set_title("SLA compliance per day of submission")
@@ -597,15 +600,12 @@ def report_command(
         from router.history import open_database
         from router.settings import load_settings
 
+        first, end = parse_moment(since, "since"), parse_moment(until, "until")
+        policy = load_policy(rules)
         settings = load_settings(config, database_url=database_url)
         engine = open_database(settings.history_url)
         try:
-            report = build_report(
-                engine,
-                load_policy(rules),
-                since=parse_moment(since, "since"),
-                until=parse_moment(until, "until"),
-            )
+            report = build_report(engine, policy, since=first, until=end)
         finally:
             engine.dispose()
         console.print(report_table(report))

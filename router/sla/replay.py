@@ -572,8 +572,11 @@ class SubmissionRisk:
 def escalation_thresholds(policy: EscalationPolicy) -> tuple[float, ...]:
     """The risk thresholds an escalation policy acts on: its at-risk flag and every level's
     `sla_risk_at_least`, ascending (the default policy gives 0.6 and 0.8)."""
-    levels = {level.trigger.sla_risk_at_least for level in policy.levels}
-    return tuple(sorted({policy.at_risk.enter} | (levels - {None})))
+    risks = {policy.at_risk.enter}
+    for level in policy.levels:
+        if level.trigger.sla_risk_at_least is not None:
+            risks.add(level.trigger.sla_risk_at_least)
+    return tuple(sorted(risks))
 
 
 def replay_events(
