@@ -28,6 +28,8 @@ incident. The replay:
   on time left do.
 * **Submission model**: that `scoring` model (LightGBM, trained by the package on the same
   time split), scored once per incident at opening; a flag is raised at opening or never.
+* **Service live risk**: what the service's SLA sweep does with it (`router.sla.sweep`):
+  the submission risk r aged as r ** (time left / target), re-evaluated at every scoring moment.
 * **Figures** per method: breaches flagged before they happened (recall), flagged at least
   `min_lead` (1 h) before (recall at lead time), median lead time, incidents that met their SLA
   but were flagged (false flags; false-flag rate over all of them) and precision.
@@ -569,6 +571,39 @@ class SubmissionRisk:
     """The incidents the model was trained on (none may be replayed)."""
 
 
+def service_row(threshold: float) -> str:
+    """Name of the row of the service's live risk: the submission risk aged by the time left."""
+    return f"service live risk >= {threshold:g}"
+
+
+def service_live_risk(
+    submission_risk: pd.Series, moments: pd.DataFrame, features: pd.DataFrame
+) -> np.ndarray:
+    """The live risk the service's sweep computes (`router.sla.sweep.live_risk`) at each
+    scoring moment: the incident's risk at submission raised to the power time left / target.
+
+    Args:
+        submission_risk: per incident number.
+        moments: the scoring moments (`number`).
+        features: their `moment_features` (`elapsed_h`, `time_left_h`); the target is their
+            sum, exact for calendar-time targets.
+    """
+    from router.sla.sweep import live_risk
+
+    risk = moments["number"].map(submission_risk).to_numpy(dtype=float)
+    left = features["time_left_h"].to_numpy(dtype=float)
+    target = left + features["elapsed_h"].to_numpy(dtype=float)
+    return np.array(
+        [
+            np.nan if value is None else value
+            for value in (
+                live_risk(r, timedelta(hours=t_left), timedelta(hours=t))
+                for r, t_left, t in zip(risk, left, target, strict=True)
+            )
+        ]
+    )
+
+
 def escalation_thresholds(policy: EscalationPolicy) -> tuple[float, ...]:
     """The risk thresholds an escalation policy acts on: its at-risk flag and every level's
     `sla_risk_at_least`, ascending (the default policy gives 0.6 and 0.8)."""
@@ -610,8 +645,8 @@ def replay_events(
 
     Returns:
         The timer's row, then per threshold the model re-scored at events and sweeps, that or
-        the timer (the earlier flag), (with a sweep) the model at events only, and the
-        `submission` model.
+        the timer (the earlier flag), (with a sweep) the model at events only, the
+        `submission` model at opening and aged as the service's sweep does.
 
     Raises:
         InvalidArgument: a share or threshold out of range, or too few incidents to split.
@@ -673,10 +708,13 @@ def replay_events(
             )
         else:
             scored = submission.risk.reindex(replayed)
+            ageing = service_live_risk(submission.risk, replay_moments, features[~is_train])
             for threshold in sorted(thresholds):
                 flagged = scored.index[scored.to_numpy() >= threshold]
                 flags = test.loc[flagged, "opened_at"]
                 rows.append(flag_figures(submission_row(threshold), test, flags, min_lead=min_lead))
+                flags = first_flags(replay_moments, ageing, threshold)
+                rows.append(flag_figures(service_row(threshold), test, flags, min_lead=min_lead))
     return ReplayResult(
         source=source,
         incidents=len(outcomes),

@@ -28,6 +28,8 @@ from router.sla.replay import (
     replay_events,
     replay_incident_log,
     scoring_moments,
+    service_live_risk,
+    service_row,
     state_intervals,
     submission_row,
 )
@@ -205,6 +207,15 @@ def test_features_see_the_state_and_queue_at_each_moment(tmp_path: Path) -> None
     assert a5["open_in_group"].item() == 1
 
 
+def test_service_live_risk_ages_the_submission_risk_by_the_time_left() -> None:
+    moments = pd.DataFrame({"number": ["A", "A", "A", "B"]})
+    features = pd.DataFrame({"elapsed_h": [0, 36, 72, 10], "time_left_h": [72, 36, 0, 62]})
+    risk = service_live_risk(pd.Series({"A": 0.25}), moments, features)
+    # 0.25 ** 1 at opening, 0.25 ** 0.5 halfway, 1 at the deadline; B has no risk.
+    assert risk[:3] == pytest.approx([0.25, 0.5, 1.0])
+    assert np.isnan(risk[3])
+
+
 def test_first_flags_take_the_first_moment_at_or_above_the_threshold() -> None:
     moments = pd.DataFrame(
         {"number": ["A", "A", "A", "B", "B"], "time": [at(0), at(1), at(2), at(0), at(1)]}
@@ -260,6 +271,8 @@ def test_the_scoring_packages_model_is_replayed_at_submission(tmp_path: Path) ->
     at_submission = result.row(submission_row(0.5))
     assert (at_submission.recall_at_lead, at_submission.false_flags) == (1.0, 0)
     assert at_submission.median_lead == timedelta(hours=72)  # flagged at opening
+    ageing = result.row(service_row(0.5))
+    assert (ageing.recall_at_lead, ageing.false_flags) == (1.0, 0)
     assert result.notes == ()
     elsewhere = tmp_path / "elsewhere.csv.gz"
     elsewhere.write_bytes(path.read_bytes())
