@@ -34,6 +34,9 @@ DEFAULT_METRICS_PORT = 9464
 DEFAULT_OFFER_TIMEOUT_S = 30.0
 """How long an agent has to accept an offer before it goes back to the front of its queue."""
 
+DEFAULT_SLA_RESCORE_INTERVAL_S = 30.0
+"""How often the live SLA sweep re-scores one ticket (the work is shared by all routers)."""
+
 DEFAULT_MAX_BODY_CHARS = 50_000
 """Longest ticket body accepted; longer ones are refused with INVALID_ARGUMENT."""
 
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
     )
     rules_file: Path | None = Field(None, description="Routing rules (YAML or TOML) to publish.")
     offer_timeout_s: float = Field(DEFAULT_OFFER_TIMEOUT_S, gt=0)
+    sla_rescore_interval_s: float = Field(
+        DEFAULT_SLA_RESCORE_INTERVAL_S,
+        gt=0,
+        description="Each waiting or unanswered ticket's SLA risk is re-scored at most this often.",
+    )
     max_body_chars: int = Field(DEFAULT_MAX_BODY_CHARS, gt=0)
     api_keys_file: Path | None = Field(
         None, description="TOML/YAML file of API keys and their roles; unset disables auth."
