@@ -12,12 +12,36 @@ from typing import Any
 
 import grpc
 
-from router.auth import ANONYMOUS_ADMIN, KeyRing, Principal, authorize
+from router.auth import ANONYMOUS_ADMIN, OPEN_SERVICES, KeyRing, Principal, authorize
+from router.errors import NotFound
 from router.status import abort_with
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar(
     "principal", default=ANONYMOUS_ADMIN
 )
+
+
+REMEDIES = {
+    "ticket_id": "check the id, or submit the ticket first (TicketService.SubmitTicket)",
+    "agent_id": "register the agent first (AgentService.UpsertAgent)",
+    "queue": "QueueService.ListQueues lists the queues; publishing a rule set that routes to a "
+    "queue creates it",
+}
+"""What an API caller does about an unknown object, by the error's field."""
+REMEDIES["queues"] = REMEDIES["queue"]
+
+
+def with_remedy(error: Exception) -> Exception:
+    """The error, a NotFound reworded with what an API caller can do about it.
+
+    The queue store's messages name its Python API (e.g. `set_queue_policy`), which callers of
+    the gRPC API cannot call.
+    """
+    remedy = REMEDIES.get(getattr(error, "field", None) or "")
+    if not isinstance(error, NotFound) or remedy is None or remedy in error.message:
+        return error
+    what = error.message.split(";", 1)[0]
+    return NotFound(f"{what}; {remedy}", field=error.field)
 
 
 def current_principal() -> Principal:
@@ -48,9 +72,11 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
         method = handler_call_details.method
+        if handler is None or method.startswith(OPEN_SERVICES):
+            # Health checks and reflection need no key (load balancers, grpcurl) and raise no
+            # domain errors: they pass untouched.
+            return handler
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(method, handler.unary_unary),
@@ -76,7 +102,7 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 raise
             except Exception as error:
-                await abort_with(context, error)
+                await abort_with(context, with_remedy(error))
 
         return wrapper
 
@@ -92,6 +118,6 @@ class ServiceInterceptor(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 raise
             except Exception as error:
-                await abort_with(context, error)
+                await abort_with(context, with_remedy(error))
 
         return wrapper
