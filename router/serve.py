@@ -40,8 +40,16 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def running_router(settings: Settings, *, telemetry: bool = True) -> AsyncIterator[Running]:
-    """Start everything a router needs (embedded Redis if no URL), stop it all on exit."""
+async def running_router(
+    settings: Settings, *, telemetry: bool = True, metrics: RouterMetrics | None = None
+) -> AsyncIterator[Running]:
+    """Start everything a router needs (embedded Redis if no URL), stop it all on exit.
+
+    Args:
+        settings: the router's settings.
+        telemetry: wire the SDK and exporters (tests pass False and their own `metrics`).
+        metrics: where to record; default the global provider's (a no-op one when disabled).
+    """
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
     if redis_url is None:
@@ -54,11 +62,12 @@ async def running_router(settings: Settings, *, telemetry: bool = True) -> Async
             pipeline = setup_telemetry("ticket-router", settings.metrics_port or None)
         scoring = await asyncio.to_thread(ScoringAdapter.load, settings)
         # RouterMetrics() reads the provider setup_telemetry installed; a no-op meter when off.
-        metrics = (
-            RouterMetrics()
-            if settings.metrics_enabled
-            else RouterMetrics(NoOpMeterProvider().get_meter(METER_NAME))
-        )
+        if metrics is None:
+            metrics = (
+                RouterMetrics()
+                if settings.metrics_enabled
+                else RouterMetrics(NoOpMeterProvider().get_meter(METER_NAME))
+            )
         app = RouterApp(settings=settings, redis_url=redis_url, scoring=scoring, metrics=metrics)
         if pipeline is not None:
             app.tracing_interceptors = pipeline.tracing_interceptors()
