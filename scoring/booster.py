@@ -44,26 +44,32 @@ def train_booster(
     categorical: Sequence[int],
     feature_names: Sequence[str],
     weight: np.ndarray | None = None,
-    valid: tuple[np.ndarray, np.ndarray] | None = None,
+    init_score: np.ndarray | None = None,
+    valid: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     params: dict[str, Any] | None = None,
-    num_rounds: int = 400,
+    num_rounds: int = 600,
     early_stopping: int = 40,
     seed: int = 0,
 ) -> lgb.Booster:
     """Train a multiclass (num_class > 2) or binary booster, early-stopped on `valid` if given.
 
+    `init_score` (and the third item of `valid`) is the raw score the trees start from: the
+    boosted trees then learn corrections to it.
+
     Raises:
         InvalidArgument: LightGBM rejected the data or parameters.
     """
+    # Small, strongly regularised trees: they correct the linear prior where metadata and queue
+    # state say more than the text, and early stopping ends them when they stop helping.
     base: dict[str, Any] = {
-        "learning_rate": 0.05,
-        "num_leaves": 15,
-        "min_data_in_leaf": 20,
+        "learning_rate": 0.03,
+        "num_leaves": 7,
+        "min_data_in_leaf": 40,
         "min_sum_hessian_in_leaf": 1e-2,
-        "feature_fraction": 0.8,
+        "feature_fraction": 0.6,
         "bagging_fraction": 0.8,
         "bagging_freq": 1,
-        "lambda_l2": 1.0,
+        "lambda_l2": 10.0,
         "max_bin": 63,
         "cat_smooth": 10.0,
         "max_cat_to_onehot": 8,
@@ -80,13 +86,15 @@ def train_booster(
     names = [_safe_name(i, n) for i, n in enumerate(feature_names)]
     with lightgbm_errors("training"):
         train_set = lgb.Dataset(
-            matrix, y, weight=weight, categorical_feature=list(categorical),
-            feature_name=names, free_raw_data=True,
+            matrix, y, weight=weight, init_score=init_score,
+            categorical_feature=list(categorical), feature_name=names, free_raw_data=True,
         )
         callbacks = []
         valid_sets = []
         if valid is not None:
-            valid_sets = [lgb.Dataset(valid[0], valid[1], reference=train_set)]
+            valid_sets = [
+                lgb.Dataset(valid[0], valid[1], init_score=valid[2], reference=train_set)
+            ]
             callbacks.append(lgb.early_stopping(early_stopping, verbose=False))
         booster = lgb.train(
             base, train_set, num_boost_round=num_rounds, valid_sets=valid_sets,

@@ -101,7 +101,10 @@ def _time_parts(created_at: Any) -> tuple[float, float]:
 
 @dataclass
 class LinearTextModel:
-    """Per-class linear scores over TF-IDF terms: ``scores = x @ weights + bias``."""
+    """Per-class linear scores: ``scores = x @ weights + bias``.
+
+    ``x`` is the TF-IDF row of the text followed by one-hot columns of the categorical fields.
+    """
 
     weights: np.ndarray  # (n_terms, n_outputs)
     bias: np.ndarray  # (n_outputs,)
@@ -118,21 +121,30 @@ class LinearTextModel:
 def fit_linear_text_model(
     matrix: sparse.csr_matrix, y: np.ndarray, n_classes: int, seed: int = 0
 ) -> LinearTextModel:
-    """Train the linear text model (one-vs-rest LinearSVC; one output for two classes)."""
+    """Train the linear model: one output for two classes, else two views of K scores each.
+
+    The views are one-vs-rest LinearSVCs, plain and class-balanced: the plain one is the most
+    accurate linear classifier of ticket text, the balanced one the best at small classes, and
+    the trees and the prior weigh them.
+    """
     from sklearn.svm import LinearSVC
 
-    model = LinearSVC(C=0.5, random_state=seed)
-    model.fit(matrix, y)
-    coef = model.coef_.T.astype(np.float64)
-    bias = np.asarray(model.intercept_, dtype=np.float64)
-    if n_classes > 2 and coef.shape[1] != n_classes:
-        # a fold can miss a class: give it a score that never wins
-        full = np.zeros((coef.shape[0], n_classes))
-        full_bias = np.full(n_classes, -10.0)
-        full[:, model.classes_] = coef
-        full_bias[model.classes_] = bias
-        coef, bias = full, full_bias
-    return LinearTextModel(np.ascontiguousarray(coef), bias)
+    coefs, biases = [], []
+    for class_weight in (None, "balanced") if n_classes > 2 else (None,):
+        model = LinearSVC(C=0.5, random_state=seed, class_weight=class_weight)
+        model.fit(matrix, y)
+        coef = model.coef_.T.astype(np.float64)
+        bias = np.asarray(model.intercept_, dtype=np.float64)
+        if n_classes > 2 and coef.shape[1] != n_classes:
+            # a fold can miss a class: give it a score that never wins
+            full = np.zeros((coef.shape[0], n_classes))
+            full_bias = np.full(n_classes, -10.0)
+            full[:, model.classes_] = coef
+            full_bias[model.classes_] = bias
+            coef, bias = full, full_bias
+        coefs.append(coef)
+        biases.append(bias)
+    return LinearTextModel(np.ascontiguousarray(np.hstack(coefs)), np.concatenate(biases))
 
 
 @dataclass
@@ -148,12 +160,57 @@ class TaskFeatures:
     use_time: bool
     use_queue: bool
     use_queue_priority: dict[str, int] | None  # priority value -> code, when the task uses it
+    n_terms: int = 0  # text columns of the linear model's input; one-hot fields follow
     names: list[str] = field(default_factory=list)
     readable: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.names:
             self.names, self.readable = self._describe()
+        self._cat_offsets = []
+        start = self.n_terms
+        for codes in self.categoricals.values():
+            self._cat_offsets.append(start)
+            start += len(codes)
+        self.n_linear_inputs = start
+
+    def _codes(self, ticket: Ticket) -> list[int | None]:
+        """The code of each categorical field (None: missing or unseen)."""
+        return [codes.get(field_value(ticket, name)) for name, codes in self.categoricals.items()]
+
+    def linear_input_one(
+        self, text_vector: tuple[np.ndarray, np.ndarray] | None, codes: list[int | None]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The linear model's sparse input of one ticket: TF-IDF terms, then one-hot fields."""
+        extra = [off + c for off, c in zip(self._cat_offsets, codes, strict=True) if c is not None]
+        if text_vector is None:
+            return np.asarray(extra, dtype=np.int32), np.ones(len(extra))
+        if not extra:
+            return text_vector
+        idx, val = text_vector
+        return (np.concatenate([idx, np.asarray(extra, dtype=np.int32)]),
+                np.concatenate([val, np.ones(len(extra))]))
+
+    def linear_input(
+        self, text_matrix: sparse.csr_matrix | None, tickets: Sequence[Ticket]
+    ) -> sparse.csr_matrix:
+        """The linear model's input of many tickets (CSR)."""
+        rows, cols = [], []
+        for r, ticket in enumerate(tickets):
+            for off, c in zip(self._cat_offsets, self._codes(ticket), strict=True):
+                if c is not None:
+                    rows.append(r)
+                    cols.append(off + c)
+        onehot = sparse.csr_matrix(
+            (np.ones(len(rows)), (rows, cols)), shape=(len(tickets), self.n_linear_inputs)
+        )
+        if text_matrix is None or self.n_terms == 0:
+            return onehot
+        text = sparse.csr_matrix(
+            (text_matrix.data, text_matrix.indices, text_matrix.indptr),
+            shape=(len(tickets), self.n_linear_inputs),
+        )
+        return (text + onehot).tocsr()
 
     @property
     def n_text_outputs(self) -> int:
@@ -164,16 +221,21 @@ class TaskFeatures:
         names: list[str] = []
         readable: list[str] = []
         n_out = self.n_text_outputs
+        says = {(True, True): "text and fields say", (True, False): "text says",
+                (False, True): "fields say"}.get((self.n_terms > 0, bool(self.categoricals)), "")
         if n_out == 1:
-            names.append("text_score")
-            readable.append(f'text says "{self.labels[1]}"')
+            names.append("linear_score")
+            readable.append(f'{says} "{self.labels[1]}"')
         elif n_out:
             for label in self.labels:
-                names.append(f"text_score[{label}]")
-                readable.append(f'text says "{label}"')
+                names.append(f"linear_score[{label}]")
+                readable.append(f'{says} "{label}"')
             for label in self.labels:
-                names.append(f"text_margin[{label}]")
-                readable.append(f'text favours "{label}" over the rest')
+                names.append(f"linear_balanced[{label}]")
+                readable.append(f'{says} "{label}" (class-balanced)')
+            for label in self.labels:
+                names.append(f"linear_margin[{label}]")
+                readable.append(f'{says} "{label}" more than the rest')
         for term in self.keyword_terms:
             names.append(f"kw[{term}]")
             readable.append(readable_term(term))
@@ -204,12 +266,15 @@ class TaskFeatures:
             cols.append(self.names.index("queue_priority"))
         return cols
 
-    def _tail(self, ticket: Ticket, clean_chars: int, queue: QueueState | None) -> list[float]:
-        """Every feature after the text scores and keywords."""
-        row: list[float] = []
-        for name, codes in self.categoricals.items():
-            code = codes.get(field_value(ticket, name))
-            row.append(math.nan if code is None else float(code))
+    def _tail(
+        self, ticket: Ticket, clean_chars: int, queue: QueueState | None,
+        codes: list[int | None] | None = None,
+    ) -> list[float]:
+        """Every feature after the linear scores and keywords."""
+        row: list[float] = [
+            math.nan if code is None else float(code)
+            for code in (self._codes(ticket) if codes is None else codes)
+        ]
         if self.use_time:
             row.extend(_time_parts(ticket.created_at))
         row.append(float(clean_chars))
@@ -231,9 +296,10 @@ class TaskFeatures:
         if scores.shape[-1] <= 1:
             return scores
         # margin of each class over the best other class: "is k the argmax" is one split
-        top2 = np.sort(scores, axis=-1)[..., -2:]
-        best_other = np.where(scores == top2[..., 1:2], top2[..., 0:1], top2[..., 1:2])
-        return np.concatenate([scores, scores - best_other], axis=-1)
+        plain = scores[..., : len(self.labels)]
+        top2 = np.sort(plain, axis=-1)[..., -2:]
+        best_other = np.where(plain == top2[..., 1:2], top2[..., 0:1], top2[..., 1:2])
+        return np.concatenate([scores, plain - best_other], axis=-1)
 
     def row(
         self,
@@ -244,13 +310,15 @@ class TaskFeatures:
     ) -> np.ndarray:
         """The feature row of one ticket (float64, NaN for missing)."""
         parts: list[float] = []
-        if self.text_model is not None and text_vector is not None:
-            idx, val = text_vector
+        codes = self._codes(ticket)
+        if self.text_model is not None:
+            vector = text_vector if self.n_terms else None
+            idx, val = self.linear_input_one(vector, codes)
             parts.extend(self._text_part(self.text_model.scores_one(idx, val)))
         if self.keyword_ids:
             present = set(text_vector[0].tolist()) if text_vector is not None else set()
             parts.extend(1.0 if k in present else 0.0 for k in self.keyword_ids)
-        parts.extend(self._tail(ticket, len(clean), queue))
+        parts.extend(self._tail(ticket, len(clean), queue, codes))
         return np.asarray(parts, dtype=np.float64)
 
     def matrix(
@@ -263,9 +331,10 @@ class TaskFeatures:
     ) -> np.ndarray:
         """Feature rows of many tickets; `text_scores` overrides the model's (out-of-fold)."""
         blocks = []
-        if self.text_model is not None and text_matrix is not None:
-            scores = self.text_model.scores(text_matrix) if text_scores is None else text_scores
-            blocks.append(self._text_part(scores))
+        if self.text_model is not None:
+            if text_scores is None:
+                text_scores = self.text_model.scores(self.linear_input(text_matrix, tickets))
+            blocks.append(self._text_part(text_scores))
         if self.keyword_ids and text_matrix is not None:
             blocks.append((text_matrix[:, self.keyword_ids] > 0).toarray().astype(np.float64))
         tail = [self._tail(t, len(c), q) for t, c, q in zip(tickets, cleaned, queues, strict=True)]
@@ -283,6 +352,7 @@ class TaskFeatures:
             "use_time": self.use_time,
             "use_queue": self.use_queue,
             "use_queue_priority": self.use_queue_priority,
+            "n_terms": self.n_terms,
             "names": self.names,
             "readable": self.readable,
         }
@@ -360,14 +430,21 @@ def fit_task_features(
     from sklearn.model_selection import StratifiedKFold
 
     n_classes = len(labels)
+    categoricals = {}
+    for name in categorical_fields:
+        codes = _category_codes([field_value(t, name) for t in tickets])
+        if len(codes) >= 2:
+            categoricals[name] = codes
+    has_text = text_matrix is not None and text_matrix.nnz > 0 and vectorizer is not None
+    shell = TaskFeatures(labels, None, [], [], categoricals, [], False, False, None,
+                         n_terms=vectorizer.n_features if has_text and vectorizer else 0)
+    linear_input = shell.linear_input(text_matrix if has_text else None, tickets)
     text_model = None
     oof = None
     keyword_ids: list[int] = []
     keyword_terms: list[str] = []
-    has_text = text_matrix is not None and text_matrix.nnz > 0 and vectorizer is not None
-    if has_text:
-        assert text_matrix is not None and vectorizer is not None
-        text_model = fit_linear_text_model(text_matrix, y, n_classes, seed)
+    if linear_input.nnz:
+        text_model = fit_linear_text_model(linear_input, y, n_classes, seed)
         oof = np.zeros((len(y), len(text_model.bias)))
         folds = min(_OOF_FOLDS, int(np.bincount(y).max()))
         min_class = int(np.bincount(y, minlength=n_classes).min())
@@ -380,18 +457,14 @@ def fit_task_features(
             splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
         for train_idx, test_idx in splitter.split(np.zeros(len(y)), y):
             fold_model = fit_linear_text_model(
-                text_matrix[train_idx], y[train_idx], n_classes, seed
+                linear_input[train_idx], y[train_idx], n_classes, seed
             )
-            oof[test_idx] = fold_model.scores(text_matrix[test_idx])
+            oof[test_idx] = fold_model.scores(linear_input[test_idx])
+    if has_text:
+        assert text_matrix is not None and vectorizer is not None
         terms = vectorizer.terms()
         keyword_ids = _select_keywords(text_matrix, y, terms, _N_KEYWORDS)
         keyword_terms = [terms[i] for i in keyword_ids]
-
-    categoricals = {}
-    for name in categorical_fields:
-        codes = _category_codes([field_value(t, name) for t in tickets])
-        if len(codes) >= 2:
-            categoricals[name] = codes
     numerics = []
     for name in numeric_fields:
         values = {_number(t.attributes.get(name)) for t in tickets[:5000]}
@@ -413,6 +486,7 @@ def fit_task_features(
         use_time=use_time,
         use_queue=use_queue,
         use_queue_priority=queue_priority,
+        n_terms=shell.n_terms,
     )
     matrix = features.matrix(tickets, cleaned, text_matrix, queues, text_scores=oof)
     return features, matrix

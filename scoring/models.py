@@ -66,6 +66,19 @@ def sigmoid(x: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
+def linear_prior(
+    text_prior: tuple[float, ...] | None, rows: np.ndarray, n_outputs: int
+) -> np.ndarray:
+    """Scaled linear scores (the first columns of `rows`): the raw score the trees start from."""
+    if text_prior is None:
+        return np.zeros((*rows.shape[:-1], n_outputs))
+    *scales, shift = text_prior
+    prior = np.full((*rows.shape[:-1], n_outputs), shift, dtype=np.float64)
+    for view, scale in enumerate(scales):
+        prior += scale * rows[..., view * n_outputs : (view + 1) * n_outputs]
+    return prior
+
+
 @dataclass
 class TaskModel:
     """A trained task: features -> booster -> offsets/calibration -> probabilities."""
@@ -75,6 +88,23 @@ class TaskModel:
     booster: BoosterModel
     class_offset: np.ndarray  # added to raw scores (multiclass); zeros otherwise
     calibration: tuple[float, float] | None  # Platt (a, b): p = sigmoid(a * raw + b)
+    text_prior: tuple[float, ...] | None = None  # scale per linear view, then a shift
+
+    def prior(self, rows: np.ndarray) -> np.ndarray:
+        """The raw score the trees start from: scaled linear text scores (0 without text).
+
+        Args:
+            rows: one feature row (1-D) or a matrix; the text scores are its first columns.
+        """
+        return linear_prior(self.text_prior, rows, self.booster.n_outputs)
+
+    def raw_one(self, row: np.ndarray) -> np.ndarray:
+        """Raw scores of one feature row: prior plus trees (LightGBM's fast single-row path)."""
+        return self.booster.raw_one(row) + self.prior(row)
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        """Raw scores of many feature rows: prior plus trees."""
+        return self.booster.raw(matrix) + self.prior(matrix)
 
     @property
     def labels(self) -> list[str]:
@@ -104,8 +134,8 @@ class TaskModel:
         meta, arrays = self.features.to_state()
         np.savez_compressed(directory / "arrays.npz", class_offset=self.class_offset, **arrays)
         (directory / "features.json").write_text(
-            json.dumps({"task": self.task, "features": meta, "calibration": self.calibration},
-                       indent=1, ensure_ascii=False)
+            json.dumps({"task": self.task, "features": meta, "calibration": self.calibration,
+                        "text_prior": self.text_prior}, indent=1, ensure_ascii=False)
         )
 
     @classmethod
@@ -122,6 +152,7 @@ class TaskModel:
             booster=BoosterModel.load(directory / "booster.txt"),
             class_offset=class_offset,
             calibration=tuple(calibration) if calibration else None,
+            text_prior=tuple(meta["text_prior"]) if meta.get("text_prior") else None,
         )
 
 
@@ -186,21 +217,54 @@ def train_task_model(
     """
     n_classes = len(features.labels)
     weight = _balanced_weights(y_train, n_classes, weight_power) if n_classes > 2 else None
+    n_out = features.n_text_outputs
+    text_prior = _fit_text_prior(train_matrix[:, :n_out], y_train, n_classes) if n_out else None
+    init_train = init_valid = None
+    if text_prior is not None:
+        n_outputs = 1 if n_classes == 2 else n_classes
+        init_train = linear_prior(text_prior, train_matrix, n_outputs)
+        init_valid = linear_prior(text_prior, valid_matrix, n_outputs)
+        if n_classes == 2:
+            init_train, init_valid = init_train[:, 0], init_valid[:, 0]
     booster = BoosterModel(
         train_booster(
             train_matrix, y_train, num_class=n_classes,
             categorical=features.categorical_columns, feature_names=features.names,
-            weight=weight, valid=(valid_matrix, y_valid) if len(y_valid) else None,
+            weight=weight, init_score=init_train,
+            valid=(valid_matrix, y_valid, init_valid) if len(y_valid) else None,
             params=params, seed=seed,
         )
     )
-    offset = np.zeros(booster.n_outputs)
-    calibration = None
+    model = TaskModel(task, features, booster, np.zeros(booster.n_outputs), None, text_prior)
     if len(y_valid):
-        raw_valid = booster.raw(valid_matrix)
+        raw_valid = model.raw(valid_matrix)
         if n_classes > 2:
             prior = np.bincount(y_train, minlength=n_classes) / len(y_train)
-            offset = _choose_offset(raw_valid, y_valid, prior)
+            model.class_offset = _choose_offset(raw_valid, y_valid, prior)
         else:
-            calibration = _platt(raw_valid[:, 0], y_valid)
-    return TaskModel(task, features, booster, offset, calibration)
+            model.calibration = _platt(raw_valid[:, 0], y_valid)
+    return model
+
+
+def _fit_text_prior(scores: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, ...]:
+    """Scales per linear view (and for binary, a shift) that turn out-of-fold scores into log-odds.
+
+    The trees then start from the linear model's calibrated opinion and learn where the
+    metadata, queue state and keywords should correct it.
+    """
+    from scipy.optimize import minimize
+
+    if n_classes == 2:
+        return _platt(scores[:, 0], y)
+    n_views = scores.shape[1] // n_classes
+    views = [scores[:, v * n_classes : (v + 1) * n_classes] for v in range(n_views)]
+    rows = np.arange(len(y))
+
+    def nll(scales: np.ndarray) -> float:
+        logits = sum(s * v for s, v in zip(scales, views, strict=True))
+        logits = logits - logits.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(logits).sum(axis=1))
+        return float(np.mean(log_norm - logits[rows, y]))
+
+    best = minimize(nll, np.ones(n_views), method="L-BFGS-B", bounds=[(0.0, 50.0)] * n_views)
+    return (*(float(s) for s in best.x), 0.0)

@@ -25,8 +25,11 @@ from scoring.features import QueueState, Ticket, ticket_text
 from scoring.models import TASKS, TaskModel
 from scoring.text import TextVectorizer, readable_term
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Artefact layout version; a scorer refuses artefacts of another version."""
+
+TEXT_PRIOR_NAME = "linear model (words, character n-grams, fields)"
+"""Explanation name of the linear text scores the trees start from."""
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,7 @@ class Scorer:
                 )
             row = model.features.row(ticket, clean, vector, queue)
             rows[task] = row
-            raws[task] = model.booster.raw_one(row)
+            raws[task] = model.raw_one(row)
         return rows, raws
 
     def _scores_from_raw(self, raws: dict[str, np.ndarray]) -> Scores:
@@ -323,7 +326,7 @@ class Scorer:
                     for q, b in zip(queues, best, strict=True)
                 ]
             matrix = model.features.matrix(tickets, cleaned, text_matrix, queues)
-            raws[task] = model.booster.raw(matrix)
+            raws[task] = model.raw(matrix)
         return raws
 
     def probabilities_batch(
@@ -365,13 +368,16 @@ class Scorer:
                 decision = model.decision_scores(raws[task])
                 out = int(np.argmax(decision))
                 chosen, offset = model.labels[out], float(model.class_offset[out])
-            values = contrib[out, :-1]
+            # the trees' exact contributions, then the linear text prior they start from
+            n_features = model.booster.n_features
+            values = np.append(contrib[out, :-1], model.prior(rows[task])[out])
+            names = [*model.features.readable, TEXT_PRIOR_NAME]
             bias = float(contrib[out, -1]) + offset
             order = np.argsort(-np.abs(values), kind="stable")[:top_k]
             items = tuple(
                 Contribution(
-                    model.features.readable[i], float(values[i]),
-                    self._text_detail(model, i, vector),
+                    names[i], float(values[i]),
+                    self._text_detail(model, self._text_output(model, i, out, n_features), vector),
                 )
                 for i in order
                 if values[i] != 0.0
@@ -387,17 +393,28 @@ class Scorer:
             )
         return Explanation(model_version=self.version, tasks=explained)
 
+    @staticmethod
+    def _text_output(model: TaskModel, column: int, out: int, n_features: int) -> int | None:
+        """Which linear text score a contribution column stands for (None: not a text one)."""
+        n_cols = model.features.n_text_outputs
+        if column == n_features:
+            return out if n_cols else None
+        if column < n_cols:
+            return column
+        n_classes = len(model.labels)
+        if n_cols > 1 and column < n_cols + n_classes:
+            return column - n_cols
+        return None
+
     def _text_detail(
-        self, model: TaskModel, column: int, vector: tuple[np.ndarray, np.ndarray] | None
+        self, model: TaskModel, k: int | None, vector: tuple[np.ndarray, np.ndarray] | None
     ) -> str:
-        """For a text-score feature: the terms that pushed that linear score most."""
+        """For a text score: the terms that pushed linear text score `k` most."""
         text_model = model.features.text_model
-        if text_model is None or vector is None or self.vectorizer is None or len(vector[0]) == 0:
+        if k is None or text_model is None or vector is None or self.vectorizer is None:
             return ""
-        n_out = len(text_model.bias)
-        if column >= (n_out if n_out == 1 else 2 * n_out):
+        if len(vector[0]) == 0 or model.features.n_terms == 0:
             return ""
-        k = column % n_out
         idx, val = vector
         pushes = val * text_model.weights[idx, k]
         terms = self.vectorizer.terms_at(idx[np.argsort(-pushes)[:3]])
