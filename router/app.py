@@ -12,7 +12,7 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ import redis
 import redis.asyncio
 
 from queues.events import EventReader
-from queues.models import Assignment, Offer, TicketState
+from queues.models import Assignment, Offer, TicketState, TicketStatus
 from queues.store import AsyncQueueStore
 from router import convert
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
@@ -153,9 +153,7 @@ class RouterApp:
 
     async def submit(self, ticket: pb.Ticket) -> Routed:
         """Score, route and enqueue a ticket once; a known id returns the stored result."""
-        existing = await self.queues.get_ticket(ticket.id)
-        if existing is not None:
-            return self._stored(existing, created=False)
+        # No read first: enqueue is idempotent on the id (a resubmission, rare, costs a scoring).
         scores, decision = await self.score_and_route(ticket)
         submitted_at = convert.aware(ticket.created_at) or datetime.now(UTC)
         priority = convert.PRIORITY_NAMES.get(decision.priority, "P3")
@@ -184,8 +182,15 @@ class RouterApp:
         rule = decision.rule_id or _REASON_NAMES.get(decision.reason, "model")
         self.metrics.record_submitted(decision.queue, rule, priority, channel)
         self.metrics.record_routed(decision.queue, rule, priority, channel)
-        await self.assign_queue(decision.queue, limit=1)
-        state = await self.queues.get_ticket(ticket.id) or state
+        offers = await self.assign_queue(
+            decision.queue, limit=1, submitted={ticket.id: submitted_at.timestamp()}
+        )
+        for offer in offers:  # offered at once: the reply says so without reading it back
+            if offer.ticket_id == ticket.id:
+                state = replace(
+                    state, status=TicketStatus.OFFERED, agent_id=offer.agent_id,
+                    offer_expires_at=offer.expires_at, offers_made=1,
+                )
         return Routed(True, state, ticket, scores, decision)
 
     async def score_and_route(
@@ -310,21 +315,33 @@ class RouterApp:
         await self.assign_agent(agent_id)
         return state
 
-    async def assign_queue(self, queue: str, *, limit: int = ASSIGN_BURST) -> list[Offer]:
-        """Make up to `limit` offers from the head of `queue`."""
+    async def assign_queue(
+        self, queue: str, *, limit: int = ASSIGN_BURST, submitted: dict[str, float] | None = None
+    ) -> list[Offer]:
+        """Make up to `limit` offers from the head of `queue`.
+
+        Args:
+            submitted: submission times of tickets the caller has just enqueued (so an offer
+                of one is its first, and the ticket need not be read back).
+        """
         offers = []
         for _ in range(limit):
             offer = await self.queues.assign(queue)
             if offer is None:
                 break
             offers.append(offer)
-            await self._offer_made(offer)
+            await self._offer_made(offer, (submitted or {}).get(offer.ticket_id))
         return offers
 
-    async def _offer_made(self, offer: Offer) -> None:
+    async def _offer_made(self, offer: Offer, first_submitted_at: float | None = None) -> None:
         """Count the offer; the first offer of a ticket ends its time to assign."""
         priority = convert.PRIORITY_NAMES.get(convert.priority_value(offer.priority))
         self.metrics.record_offer("made", offer.queue, priority, offer.channel)
+        if first_submitted_at is not None:
+            self.metrics.record_time_to_assign(
+                offer.offered_at - first_submitted_at, offer.queue, priority, offer.channel
+            )
+            return
         state = await self.queues.get_ticket(offer.ticket_id)
         if state is not None and state.offers_made == 1:
             submitted = (state.data or {}).get("submitted_at", state.enqueued_at)
