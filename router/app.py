@@ -202,7 +202,9 @@ class RouterApp:
         decision = self.rules.decide(ticket, scores)
         stats = await self._queue_state(decision.queue)
         if stats is not None:  # SLA risk depends on the state of the queue it joins
-            scores.sla_risk = self.scoring.sla_risk(ticket, stats)
+            # the model's priority, already predicted: the risk model need not predict it again
+            predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
+            scores.sla_risk = self.scoring.sla_risk(ticket, stats, predicted)
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
         return scores, decision
 
