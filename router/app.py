@@ -45,6 +45,10 @@ SWEEP_INTERVAL_S = 0.25
 ASSIGN_BURST = 50
 """Most offers one queue gets per sweep, so one long queue cannot starve the others."""
 
+HISTORY_GATHER_S = 0.25
+"""After a batch short of full, the history writer lets events gather this long: a SQL
+transaction costs far more than the rows in it, so one per many events, not one per event."""
+
 
 @dataclass
 class Routed:
@@ -439,7 +443,14 @@ class RouterApp:
         client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
         writer = HistoryWriter(self.engine, EventReader(client))
         try:
-            writer.run(self._stop_history, block_ms=500)
+            while not self._stop_history.is_set():
+                try:
+                    stored = writer.drain_once(block_ms=500)
+                except Unavailable:  # Redis or the database is down: wait it out
+                    self._stop_history.wait(1.0)
+                    continue
+                if stored < writer.batch_size:
+                    self._stop_history.wait(HISTORY_GATHER_S)
         finally:
             client.close()
 
