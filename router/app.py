@@ -8,7 +8,6 @@ safe to run concurrently (the queue scripts are atomic, the history writer idemp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -45,9 +44,26 @@ SWEEP_INTERVAL_S = 0.25
 ASSIGN_BURST = 50
 """Most offers one queue gets per sweep, so one long queue cannot starve the others."""
 
+REDIS_MAX_CONNECTIONS = 100
+"""Connections per process to Redis; more concurrent calls wait for one (up to 5 s)."""
+
 HISTORY_GATHER_S = 0.25
 """After a batch short of full, the history writer lets events gather this long: a SQL
 transaction costs far more than the rows in it, so one per many events, not one per event."""
+
+
+async def cancel_and_wait(task: asyncio.Task[Any], *, recheck_s: float = 0.5) -> None:
+    """Cancel a task and wait until it ends, cancelling it again while it keeps running.
+
+    On Python 3.11 `asyncio.wait_for`, which redis-py uses to send each command when a socket
+    timeout is set, swallows a cancellation that lands as the send completes: a loop cancelled
+    once can then run forever and its `stop()` never return.
+    """
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=recheck_s)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("task %s failed", task.get_name(), exc_info=task.exception())
 
 
 @dataclass
@@ -79,8 +95,13 @@ class RouterApp:
     metrics: RouterMetrics = field(default_factory=RouterMetrics)
 
     def __post_init__(self) -> None:
-        self.client = redis.asyncio.Redis.from_url(
-            self.redis_url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
+        # A blocking pool: a burst of concurrent calls waits for a free connection instead of
+        # failing (redis-py's default pool refuses the 101st with "Too many connections").
+        self.client = redis.asyncio.Redis.from_pool(
+            redis.asyncio.BlockingConnectionPool.from_url(
+                self.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=5,
+                socket_timeout=5, socket_connect_timeout=2, health_check_interval=10,
+            )
         )
         self.queues = AsyncQueueStore(self.client)
         self.rules = LiveRules(self.client)
@@ -123,10 +144,7 @@ class RouterApp:
     async def stop(self) -> None:
         """Stop the loops and close connections (in-flight work is in Redis, not here)."""
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.offer_hub.stop()
         await self.rules.stop()
         await self.recorder.stop()
