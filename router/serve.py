@@ -22,7 +22,7 @@ from router.app import RouterApp
 from router.embedded_redis import EmbeddedRedis
 from router.metrics import METER_NAME, RouterMetrics
 from router.scoring_adapter import ScoringAdapter
-from router.server import create_server
+from router.server import check_exposure, create_server, load_key_ring
 from router.settings import Settings
 from router.telemetry import setup_telemetry
 
@@ -50,6 +50,8 @@ async def running_router(
         telemetry: wire the SDK and exporters (tests pass False and their own `metrics`).
         metrics: where to record; default the global provider's (a no-op one when disabled).
     """
+    # Refuse a public bind without keys (or a bad keys file) before starting anything.
+    check_exposure(settings, load_key_ring(settings))
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
     if redis_url is None:
