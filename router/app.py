@@ -133,7 +133,8 @@ class RouterApp:
         await self.offer_hub.start()
         self._tasks.append(asyncio.create_task(self._sweep_forever(), name="sweeper"))
         self.sla_sweep = SlaSweep(self.queues, self.rules, self.scoring, self.metrics,
-                                  create_queue=self._create_queue)
+                                  create_queue=self._create_queue,
+                                  interval_s=self.settings.sla_rescore_interval_s)
         self._tasks.append(asyncio.create_task(self.sla_sweep.run(), name="sla-sweep"))
         self._history_thread = threading.Thread(
             target=self._write_history, name="history-writer", daemon=True
