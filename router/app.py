@@ -313,7 +313,18 @@ class RouterApp:
             raise NotFound(f"ticket {ticket_id!r} does not exist")
         state = await self.queues.transfer(ticket_id, queue)
         if priority is not None and priority != state.priority:
-            state = await self.queues.reprioritize(ticket_id, priority, state.deadline_ts)
+            # Deadlines follow the new priority, counted from the original submission.
+            data = state.data or {}
+            ticket = convert.unpack(data["ticket"], pb.Ticket()) if "ticket" in data else None
+            deadlines = self.rules.sla_policy.deadlines(
+                convert.PRIORITY_NAMES.get(priority, "P3"),  # type: ignore[call-overload]
+                queue,
+                (ticket.customer_tier or None) if isinstance(ticket, pb.Ticket) else None,
+                datetime.fromtimestamp(data.get("submitted_at", state.enqueued_at), UTC),
+            )
+            state = await self.queues.reprioritize(
+                ticket_id, priority, deadlines.first_response_at.timestamp()
+            )
         if before.agent_id:
             await self.assign_agent(before.agent_id)
         await self.assign_queue(queue, limit=1)

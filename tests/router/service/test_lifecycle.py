@@ -152,3 +152,24 @@ async def test_unanswered_offer_expires_and_comes_back(client: AsyncRouterClient
             agents_pb.AcceptOfferRequest(agent_id="dave", ticket_id=INVOICE.id),
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_transfer_moves_and_reprioritizes(client: AsyncRouterClient) -> None:
+    submitted = await client.submit_ticket(INVOICE)
+    target = "sales" if submitted.decision.queue != "sales" else "billing"
+    moved = await client.call(
+        "TicketService", "TransferTicket",
+        tickets_pb.TransferTicketRequest(
+            ticket_id=INVOICE.id, queue=target, priority=pb.PRIORITY_P1
+        ),
+    )
+    assert (moved.queue, moved.priority) == (target, pb.PRIORITY_P1)
+    assert moved.state == pb.TICKET_STATE_WAITING
+    ticket = await get(client, INVOICE.id)
+    assert (ticket.queue, ticket.priority) == (target, pb.PRIORITY_P1)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await client.call(
+            "TicketService", "TransferTicket",
+            tickets_pb.TransferTicketRequest(ticket_id=INVOICE.id, queue="no-such-queue"),
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
