@@ -123,15 +123,20 @@ def fit_linear_text_model(
 ) -> LinearTextModel:
     """Train the linear model: one output for two classes, else two views of K scores each.
 
-    The views are one-vs-rest LinearSVCs, plain and class-balanced: the plain one is the most
+    Two classes: logistic regression. More: one-vs-rest LinearSVCs, plain and class-balanced
+    (two views): the plain one is the most
     accurate linear classifier of ticket text, the balanced one the best at small classes, and
     the trees and the prior weigh them.
     """
+    from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
     coefs, biases = [], []
     for class_weight in (None, "balanced") if n_classes > 2 else (None,):
-        model = LinearSVC(C=0.5, random_state=seed, class_weight=class_weight)
+        model: Any = LinearSVC(C=0.5, random_state=seed, class_weight=class_weight)
+        if n_classes == 2:
+            # for a probability, log-loss ranks better than the hinge loss
+            model = LogisticRegression(C=1.0, max_iter=2000)
         model.fit(matrix, y)
         coef = model.coef_.T.astype(np.float64)
         bias = np.asarray(model.intercept_, dtype=np.float64)
@@ -169,14 +174,20 @@ class TaskFeatures:
             self.names, self.readable = self._describe()
         self._cat_offsets = []
         start = self.n_terms
-        for codes in self.categoricals.values():
+        fields = list(self.categoricals.values())
+        if self.use_queue_priority is not None:
+            fields.append(self.use_queue_priority)
+        for codes in fields:
             self._cat_offsets.append(start)
             start += len(codes)
         self.n_linear_inputs = start
 
-    def _codes(self, ticket: Ticket) -> list[int | None]:
-        """The code of each categorical field (None: missing or unseen)."""
-        return [codes.get(field_value(ticket, name)) for name, codes in self.categoricals.items()]
+    def _codes(self, ticket: Ticket, queue: QueueState | None) -> list[int | None]:
+        """The code of each categorical field, then of the queue priority if used (None: unseen)."""
+        codes = [codes.get(field_value(ticket, name)) for name, codes in self.categoricals.items()]
+        if self.use_queue_priority is not None:
+            codes.append(self.use_queue_priority.get(queue.priority if queue else ""))
+        return codes
 
     def linear_input_one(
         self, text_vector: tuple[np.ndarray, np.ndarray] | None, codes: list[int | None]
@@ -192,12 +203,17 @@ class TaskFeatures:
                 np.concatenate([val, np.ones(len(extra))]))
 
     def linear_input(
-        self, text_matrix: sparse.csr_matrix | None, tickets: Sequence[Ticket]
+        self,
+        text_matrix: sparse.csr_matrix | None,
+        tickets: Sequence[Ticket],
+        codes: Sequence[list[int | None]] | None = None,
     ) -> sparse.csr_matrix:
-        """The linear model's input of many tickets (CSR)."""
+        """The linear model's input of many tickets (CSR); `codes` as from `_codes` per ticket."""
+        if codes is None:
+            codes = [self._codes(t, None) for t in tickets]
         rows, cols = [], []
-        for r, ticket in enumerate(tickets):
-            for off, c in zip(self._cat_offsets, self._codes(ticket), strict=True):
+        for r, ticket_codes in enumerate(codes):
+            for off, c in zip(self._cat_offsets, ticket_codes, strict=True):
                 if c is not None:
                     rows.append(r)
                     cols.append(off + c)
@@ -273,8 +289,8 @@ class TaskFeatures:
         """Every feature after the linear scores and keywords."""
         row: list[float] = [
             math.nan if code is None else float(code)
-            for code in (self._codes(ticket) if codes is None else codes)
-        ]
+            for code in (self._codes(ticket, queue) if codes is None else codes)
+        ][: len(self.categoricals)]
         if self.use_time:
             row.extend(_time_parts(ticket.created_at))
         row.append(float(clean_chars))
@@ -310,7 +326,7 @@ class TaskFeatures:
     ) -> np.ndarray:
         """The feature row of one ticket (float64, NaN for missing)."""
         parts: list[float] = []
-        codes = self._codes(ticket)
+        codes = self._codes(ticket, queue)
         if self.text_model is not None:
             vector = text_vector if self.n_terms else None
             idx, val = self.linear_input_one(vector, codes)
@@ -331,13 +347,19 @@ class TaskFeatures:
     ) -> np.ndarray:
         """Feature rows of many tickets; `text_scores` overrides the model's (out-of-fold)."""
         blocks = []
+        codes = [self._codes(t, q) for t, q in zip(tickets, queues, strict=True)]
         if self.text_model is not None:
             if text_scores is None:
-                text_scores = self.text_model.scores(self.linear_input(text_matrix, tickets))
+                text_in = text_matrix if self.n_terms else None
+                text_input = self.linear_input(text_in, tickets, codes)
+                text_scores = self.text_model.scores(text_input)
             blocks.append(self._text_part(text_scores))
         if self.keyword_ids and text_matrix is not None:
             blocks.append((text_matrix[:, self.keyword_ids] > 0).toarray().astype(np.float64))
-        tail = [self._tail(t, len(c), q) for t, c, q in zip(tickets, cleaned, queues, strict=True)]
+        tail = [
+            self._tail(t, len(c), q, k)
+            for t, c, q, k in zip(tickets, cleaned, queues, codes, strict=True)
+        ]
         blocks.append(np.asarray(tail, dtype=np.float64).reshape(len(tickets), -1))
         return np.hstack(blocks)
 
@@ -407,6 +429,7 @@ def fit_task_features(
     categorical_fields: Sequence[str],
     numeric_fields: Sequence[str],
     use_queue: bool,
+    use_queue_priority: bool | None = None,
     seed: int = 0,
 ) -> tuple[TaskFeatures, np.ndarray]:
     """Fit one task's features on its training rows.
@@ -421,7 +444,8 @@ def fit_task_features(
         labels: class names.
         categorical_fields: candidate categorical fields (kept when they vary).
         numeric_fields: candidate numeric attributes (kept when they vary).
-        use_queue: add the queue-state features.
+        use_queue: add the queue-state features (depth, agents, oldest wait).
+        use_queue_priority: add the priority the ticket is queued with (default: use_queue).
         seed: random seed of the out-of-fold split.
 
     Returns:
@@ -435,10 +459,17 @@ def fit_task_features(
         codes = _category_codes([field_value(t, name) for t in tickets])
         if len(codes) >= 2:
             categoricals[name] = codes
+    queue_priority = None
+    if use_queue if use_queue_priority is None else use_queue_priority:
+        priority_codes = _category_codes([q.priority if q else "" for q in queues])
+        queue_priority = priority_codes if priority_codes else None
     has_text = text_matrix is not None and text_matrix.nnz > 0 and vectorizer is not None
-    shell = TaskFeatures(labels, None, [], [], categoricals, [], False, False, None,
+    shell = TaskFeatures(labels, None, [], [], categoricals, [], False, False, queue_priority,
                          n_terms=vectorizer.n_features if has_text and vectorizer else 0)
-    linear_input = shell.linear_input(text_matrix if has_text else None, tickets)
+    linear_input = shell.linear_input(
+        text_matrix if has_text else None, tickets,
+        [shell._codes(t, q) for t, q in zip(tickets, queues, strict=True)],
+    )
     text_model = None
     oof = None
     keyword_ids: list[int] = []
@@ -472,10 +503,6 @@ def fit_task_features(
             numerics.append(name)
     times = [t.created_at for t in tickets if isinstance(t.created_at, datetime)]
     use_time = len({(d.hour, d.weekday()) for d in times[:5000]}) >= 2
-    queue_priority = None
-    if use_queue:
-        priority_codes = _category_codes([q.priority if q else "" for q in queues])
-        queue_priority = priority_codes if priority_codes else None
     features = TaskFeatures(
         labels=labels,
         text_model=text_model,

@@ -33,6 +33,9 @@ TASKS = ("category", "priority", "sla_risk")
 OTHER = "other"
 """The class rare categories are folded into."""
 
+WEIGHT_POWERS = (0.0, 0.5)
+"""Class-weighting strengths tried for multiclass tasks (weight = (n / (k * n_class)) ** power)."""
+
 
 def rare_class_threshold(n_rows: int) -> int:
     """Classes with fewer training examples than this are folded into `OTHER`."""
@@ -198,11 +201,14 @@ def train_task_model(
     valid_matrix: np.ndarray,
     *,
     y_valid: np.ndarray,
-    weight_power: float = 0.5,
+    weight_powers: Sequence[float] = WEIGHT_POWERS,
     params: dict[str, Any] | None = None,
     seed: int = 0,
 ) -> TaskModel:
     """Train a task's booster (early-stopped on the validation split), offsets and calibration.
+
+    Multiclass tasks train one booster per class-weighting strength in `weight_powers` and keep
+    the one with the best validation accuracy + macro-F1.
 
     Args:
         task: task name.
@@ -211,11 +217,19 @@ def train_task_model(
         y_train: training label codes.
         valid_matrix: validation rows built by `features.matrix`.
         y_valid: validation label codes.
-        weight_power: class-balancing strength for multiclass (0 none, 1 fully balanced).
+        weight_powers: class-balancing strengths to try (0 none, 1 fully balanced).
         params: LightGBM parameter overrides.
         seed: random seed.
     """
     n_classes = len(features.labels)
+    if n_classes > 2 and len(weight_powers) > 1 and len(y_valid):
+        candidates = [
+            train_task_model(task, features, train_matrix, y_train, valid_matrix,
+                             y_valid=y_valid, weight_powers=[power], params=params, seed=seed)
+            for power in weight_powers
+        ]
+        return max(candidates, key=lambda m: _validation_score(m, valid_matrix, y_valid))
+    weight_power = weight_powers[0] if n_classes > 2 else 0.0
     weight = _balanced_weights(y_train, n_classes, weight_power) if n_classes > 2 else None
     n_out = features.n_text_outputs
     text_prior = _fit_text_prior(train_matrix[:, :n_out], y_train, n_classes) if n_out else None
@@ -236,6 +250,7 @@ def train_task_model(
         )
     )
     model = TaskModel(task, features, booster, np.zeros(booster.n_outputs), None, text_prior)
+    model.weight_power = weight_power  # type: ignore[attr-defined]
     if len(y_valid):
         raw_valid = model.raw(valid_matrix)
         if n_classes > 2:
@@ -244,6 +259,55 @@ def train_task_model(
         else:
             model.calibration = _platt(raw_valid[:, 0], y_valid)
     return model
+
+
+def refit_task_model(
+    selected: TaskModel,
+    features: TaskFeatures,
+    matrix: np.ndarray,
+    y: np.ndarray,
+    *,
+    valid_fraction: float,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+) -> TaskModel:
+    """Retrain a selected model on all training rows (training and validation together).
+
+    The number of boosting rounds (scaled up for the larger data), the class weighting, the
+    decision offsets and the calibration chosen on the validation split are kept: the latest
+    tickets (with a time split, the validation rows) then also teach the model.
+    """
+    n_classes = len(features.labels)
+    n_out = features.n_text_outputs
+    text_prior = _fit_text_prior(matrix[:, :n_out], y, n_classes) if n_out else None
+    n_outputs = 1 if n_classes == 2 else n_classes
+    init = None
+    if text_prior is not None:
+        init = linear_prior(text_prior, matrix, n_outputs)
+        init = init[:, 0] if n_classes == 2 else init
+    rounds = selected.booster.booster.num_trees() // selected.booster.n_outputs
+    rounds = max(1, round(rounds / (1.0 - valid_fraction)))
+    power = getattr(selected, "weight_power", 0.0)
+    weight = _balanced_weights(y, n_classes, power) if n_classes > 2 else None
+    booster = BoosterModel(
+        train_booster(
+            matrix, y, num_class=n_classes, categorical=features.categorical_columns,
+            feature_names=features.names, weight=weight, init_score=init, params=params,
+            num_rounds=rounds, seed=seed,
+        )
+    )
+    return TaskModel(selected.task, features, booster, selected.class_offset.copy(),
+                     selected.calibration, text_prior)
+
+
+def _validation_score(model: TaskModel, valid_matrix: np.ndarray, y_valid: np.ndarray) -> float:
+    """Accuracy + macro-F1 of a multiclass model's decisions on the validation split."""
+    from sklearn.metrics import f1_score
+
+    pred = np.argmax(model.decision_scores(model.raw(valid_matrix)), axis=1)
+    return float(np.mean(pred == y_valid)) + float(
+        f1_score(y_valid, pred, average="macro", labels=np.unique(y_valid))
+    )
 
 
 def _fit_text_prior(scores: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, ...]:

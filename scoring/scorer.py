@@ -304,10 +304,34 @@ class Scorer:
         if not tickets:
             return []
         raws = self.raw_batch(tickets, queue_states)
-        return [
-            self._scores_from_raw({task: raw[i] for task, raw in raws.items()})
-            for i in range(len(tickets))
-        ]
+        sla: list[float] = [math.nan] * len(tickets)
+        per_task: dict[str, tuple[list[str], list[list[float]], list[int]]] = {}
+        for task, raw in raws.items():
+            model = self.models[task]
+            probs = model.probabilities(raw)
+            if task == "sla_risk":
+                sla = probs.tolist()
+            else:
+                per_task[task] = (model.labels, probs.tolist(), np.argmax(probs, axis=1).tolist())
+        out = []
+        for i in range(len(tickets)):
+            category, confidence, category_probs = "", 0.0, {}
+            priority, priority_probs = "", {}
+            if "category" in per_task:
+                labels, rows, best = per_task["category"]
+                category, confidence = labels[best[i]], rows[i][best[i]]
+                category_probs = dict(zip(labels, rows[i], strict=True))
+            if "priority" in per_task:
+                labels, rows, best = per_task["priority"]
+                priority = labels[best[i]]
+                priority_probs = dict(zip(labels, rows[i], strict=True))
+            out.append(Scores(
+                category=category, category_confidence=confidence,
+                category_probabilities=category_probs, priority=priority,
+                priority_probabilities=priority_probs, sla_risk=sla[i],
+                model_version=self.version,
+            ))
+        return out
 
     def raw_batch(
         self, tickets: Sequence[Ticket], queue_states: Sequence[QueueState | None]

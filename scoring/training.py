@@ -15,7 +15,14 @@ import numpy as np
 from router.errors import InvalidArgument
 from scoring.datasets import LabeledTickets
 from scoring.features import fit_task_features, ticket_text
-from scoring.models import OTHER, TASKS, TaskModel, fold_rare_classes, train_task_model
+from scoring.models import (
+    OTHER,
+    TASKS,
+    TaskModel,
+    fold_rare_classes,
+    refit_task_model,
+    train_task_model,
+)
 from scoring.scorer import FORMAT_VERSION, Scorer
 from scoring.text import TextVectorizer
 
@@ -163,6 +170,7 @@ def train_scorer(
     seed: int = SPLIT_SEED,
     progress: Progress = _quiet,
     params: dict[str, Any] | None = None,
+    refit: bool = True,
 ) -> tuple[Scorer, dict[str, Any]]:
     """Deduplicate, split, and train every requested task that the data has labels for.
 
@@ -172,6 +180,8 @@ def train_scorer(
         seed: split and model seed.
         progress: called with a short message before each long step.
         params: LightGBM parameter overrides.
+        refit: after choosing rounds, class weighting, offsets and calibration on the
+            validation split, retrain on all training rows.
 
     Returns:
         The scorer (not yet saved) and the split description
@@ -222,6 +232,7 @@ def train_scorer(
             categorical_fields=data.categorical_fields,
             numeric_fields=data.numeric_fields,
             use_queue=use_queue,
+            use_queue_priority=task == "sla_risk",
             seed=seed,
         )
         valid_matrix = features.matrix(
@@ -231,10 +242,31 @@ def train_scorer(
             [queues[i] if task == "sla_risk" else None for i in valid_rows],
         )
         progress(f"{task}: training LightGBM ({len(spec.labels)} classes)")
-        models[task] = train_task_model(
+        selected = train_task_model(
             task, features, train_matrix, y_all[fit_rows], valid_matrix, y_valid=y_all[valid_rows],
             params=params, seed=seed,
         )
+        models[task] = selected
+        if refit and len(valid_rows):
+            progress(f"{task}: refitting on all {len(rows)} training tickets")
+            features, full_matrix = fit_task_features(
+                [tickets[i] for i in rows],
+                [cleaned_all[i] for i in rows],
+                None if text_matrix is None else text_matrix[rows],
+                vectorizer,
+                [queues[i] if task == "sla_risk" else None for i in rows],
+                y=y,
+                labels=spec.labels,
+                categorical_fields=data.categorical_fields,
+                numeric_fields=data.numeric_fields,
+                use_queue=use_queue,
+                use_queue_priority=task == "sla_risk",
+                seed=seed,
+            )
+            models[task] = refit_task_model(
+                selected, features, full_matrix, y, valid_fraction=VALID_SIZE, params=params,
+                seed=seed,
+            )
         task_meta[task] = {
             "labels": spec.labels,
             "folded_into_other": spec.folded,
@@ -249,6 +281,8 @@ def train_scorer(
                 for i, (n, r) in enumerate(zip(features.names, features.readable, strict=True))
             ],
             "trees": models[task].booster.booster.num_trees(),
+            "refit_on_all_training_rows": bool(refit and len(valid_rows)),
+            "class_weight_power": getattr(selected, "weight_power", 0.0),
             "calibration": "platt" if models[task].calibration else None,
         }
     created = datetime.now(UTC)
