@@ -32,7 +32,10 @@ class AgentService(agents_grpc.AgentServiceServicer):
     ) -> agents_pb.UpsertAgentResponse:
         check_agent(request.agent)
         agent = request.agent
-        status = convert.AGENT_STATUS_NAMES.get(agent.status, AgentStatus.AVAILABLE)
+        # `status` is output only: a profile update keeps an away or offline agent so (a new
+        # agent starts available); SetAgentStatus changes it.
+        existing = await self.app.queues.get_agent(agent.id)
+        status = existing.status if existing is not None else AgentStatus.AVAILABLE
         update = await self.app.queues.upsert_agent(
             agent.id, list(agent.queues), dict(agent.skills), dict(agent.capacity), status
         )
