@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tomllib
+
 import grpc
 
 from router import convert
@@ -16,11 +18,26 @@ FORMATS = {rules_pb.RULE_FORMAT_YAML: "yaml", rules_pb.RULE_FORMAT_TOML: "toml"}
 FORMAT_VALUES = {name: value for value, name in FORMATS.items()}
 
 
-def _format(value: int) -> str:
+def _format(value: int, text: str) -> str:
+    """The format named by the request, or detected from the text when it names none."""
+    if value == rules_pb.RULE_FORMAT_UNSPECIFIED:
+        return detect_format(text)
     fmt = FORMATS.get(value)  # type: ignore[call-overload]
     if fmt is None:
-        raise InvalidArgument("use RULE_FORMAT_YAML or RULE_FORMAT_TOML", field="format")
+        raise InvalidArgument(
+            "use RULE_FORMAT_YAML or RULE_FORMAT_TOML, or leave it unset to detect it",
+            field="format",
+        )
     return fmt
+
+
+def detect_format(text: str) -> str:
+    """"toml" when the text parses as TOML, else "yaml" (YAML's `key: value` never does)."""
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return "yaml"
+    return "toml"
 
 
 class RuleService(rules_grpc.RuleServiceServicer):
@@ -48,7 +65,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
     async def ValidateRules(
         self, request: rules_pb.ValidateRulesRequest, context: grpc.aio.ServicerContext
     ) -> rules_pb.ValidateRulesResponse:
-        problems = self.app.rules.problems(request.text, _format(request.format))
+        problems = self.app.rules.problems(request.text, _format(request.format, request.text))
         return rules_pb.ValidateRulesResponse(
             valid=not problems,
             problems=[
@@ -62,7 +79,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
     async def PublishRules(
         self, request: rules_pb.PublishRulesRequest, context: grpc.aio.ServicerContext
     ) -> rules_pb.PublishRulesResponse:
-        fmt = _format(request.format)
+        fmt = _format(request.format, request.text)
         published = await self.app.publish_rules(request.text, fmt, current_principal().name)
         return rules_pb.PublishRulesResponse(
             version=published.version, published_at=convert.timestamp(published.published_at)
