@@ -131,6 +131,18 @@ async def accept_by_the_wrong_agent(clients: Clients) -> object:
     ))
 
 
+async def resolve_by_another_agent(clients: Clients) -> object:
+    ticket_id, first = await submitted(clients)
+    await clients.admin.call("AgentService", "UpsertAgent", agents_pb.UpsertAgentRequest(
+        agent=make_agent("alice", [first.decision.queue], {"email": 2})))
+    await clients.admin.call("AgentService", "AcceptOffer", agents_pb.AcceptOfferRequest(
+        agent_id="alice", ticket_id=ticket_id))
+    await clients.admin.call("AgentService", "UpsertAgent", agents_pb.UpsertAgentRequest(
+        agent=make_agent("bob", [first.decision.queue], {"email": 2})))
+    return await clients.bob.call("TicketService", "ResolveTicket", tickets_pb.ResolveTicketRequest(
+        agent_id="bob", ticket_id=ticket_id))
+
+
 CASES = [
     Case("missing ticket id", lambda c: submit_with(c, id=""),
          grpc.StatusCode.INVALID_ARGUMENT, ("ticket.id", "required")),
@@ -177,8 +189,17 @@ CASES = [
     Case("accept by the wrong agent", accept_by_the_wrong_agent,
          grpc.StatusCode.FAILED_PRECONDITION, ("bob", "offer")),
     Case("rules: unknown format", lambda c: c.admin.call(
-        "RuleService", "PublishRules", rules_pb.PublishRulesRequest(text="default_queue: x\n")),
+        "RuleService", "PublishRules", rules_pb.PublishRulesRequest(
+            text="default_queue: triage\n", format=99)),  # type: ignore[arg-type]
          grpc.StatusCode.INVALID_ARGUMENT, ("format", "RULE_FORMAT_YAML")),
+    Case("agent: unknown status", lambda c: c.admin.call(
+        "AgentService", "SetAgentStatus", agents_pb.SetAgentStatusRequest(
+            agent_id="alice", status=99)),  # type: ignore[arg-type]
+         grpc.StatusCode.INVALID_ARGUMENT, ("status", "AGENT_STATUS_AWAY")),
+    Case("offers: unknown agent", lambda c: c.admin.stream_offers("ghost").read(),  # type: ignore[attr-defined]
+         grpc.StatusCode.NOT_FOUND, ("ghost", "UpsertAgent")),
+    Case("resolve: not the assignee", resolve_by_another_agent,
+         grpc.StatusCode.FAILED_PRECONDITION, ("agent_id", "assigned to another agent")),
 ]
 
 
