@@ -65,8 +65,8 @@ async def test_resubmitting_an_id_returns_the_first_result_and_creates_nothing(
         return EventType.ENQUEUED in await timeline(client, FIRST.id)
 
     await eventually(enqueued_in_history)
-    assert stream_events(redis_url, FIRST.id) == [EventType.ENQUEUED]
-    assert await timeline(client, FIRST.id) == [EventType.ENQUEUED]
+    assert stream_events(redis_url, FIRST.id).count(EventType.ENQUEUED) == 1
+    assert (await timeline(client, FIRST.id)).count(EventType.ENQUEUED) == 1
     assert await depth(client, first.decision.queue) == 1
 
 
@@ -79,9 +79,10 @@ async def test_twenty_concurrent_submissions_of_one_id_create_it_once(
     assert len(decisions) == 1  # every caller got the one stored routing decision
     queue = responses[0].decision.queue
     assert await depth(client, queue) == 1
-    assert stream_events(redis_url, FIRST.id) == [EventType.ENQUEUED]
+    assert stream_events(redis_url, FIRST.id).count(EventType.ENQUEUED) == 1
 
     async def enqueued_in_history() -> bool:
-        return await timeline(client, FIRST.id) == [EventType.ENQUEUED]
+        return EventType.ENQUEUED in await timeline(client, FIRST.id)
 
     await eventually(enqueued_in_history)
+    assert (await timeline(client, FIRST.id)).count(EventType.ENQUEUED) == 1

@@ -57,9 +57,8 @@ async def test_the_lifecycle_is_recorded_in_postgresql_and_read_back_from_it(
         assert ticket.state == pb.TICKET_STATE_RESOLVED
         timeline = [(event.event_id, event.type) for event in ticket.events]
         assert timeline == ticket_events(postgres_url, INVOICE.id)
-        assert [kind for _, kind in timeline] == [
-            "enqueued", "offered", "accepted", "first_response", "completed"
-        ]
+        lifecycle = ["enqueued", "offered", "accepted", "first_response", "completed"]
+        assert [kind for _, kind in timeline if kind in lifecycle] == lifecycle
 
         engine = create_engine(postgres_url)
         try:
