@@ -83,6 +83,9 @@ class RetryPolicy:
     attempt_timeout_s: float | None = None
 
 
+MIN_ATTEMPT_TIMEOUT_S = 1e-6
+"""The timeout given to an attempt whose deadline has passed, so that it fails at once."""
+
 DEFAULT_POLICY = RetryPolicy()
 """Four attempts over at most about 0.05 + 0.1 + 0.2 s of backoff: rides out a router restart
 behind a load balancer or a brief Redis failover, and gives up fast on a real outage."""
@@ -148,9 +151,10 @@ class _Deadline:
         remaining = self.remaining()
         if remaining is None:
             return policy.attempt_timeout_s
-        if policy.attempt_timeout_s is None:
-            return max(remaining, 0.0)
-        return max(min(remaining, policy.attempt_timeout_s), 0.0)
+        if policy.attempt_timeout_s is not None:
+            remaining = min(remaining, policy.attempt_timeout_s)
+        # gRPC reads a timeout of 0 as "no deadline": a spent deadline must still expire.
+        return max(remaining, MIN_ATTEMPT_TIMEOUT_S)
 
 
 class _stop_at_deadline(stop_base):  # noqa: N801 (named like tenacity's own stop conditions)

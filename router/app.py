@@ -35,6 +35,7 @@ from router.rule_store import StoredRuleSet
 from router.scoring_adapter import ScoringAdapter
 from router.settings import Settings
 from router.sla.sweep import SlaSweep
+from router.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -50,20 +51,6 @@ REDIS_MAX_CONNECTIONS = 100
 HISTORY_GATHER_S = 0.25
 """After a batch short of full, the history writer lets events gather this long: a SQL
 transaction costs far more than the rows in it, so one per many events, not one per event."""
-
-
-async def cancel_and_wait(task: asyncio.Task[Any], *, recheck_s: float = 0.5) -> None:
-    """Cancel a task and wait until it ends, cancelling it again while it keeps running.
-
-    On Python 3.11 `asyncio.wait_for`, which redis-py uses to send each command when a socket
-    timeout is set, swallows a cancellation that lands as the send completes: a loop cancelled
-    once can then run forever and its `stop()` never return.
-    """
-    while not task.done():
-        task.cancel()
-        await asyncio.wait([task], timeout=recheck_s)
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("task %s failed", task.get_name(), exc_info=task.exception())
 
 
 @dataclass

@@ -17,6 +17,7 @@ import redis.asyncio
 
 from queues.events import AsyncEventReader, Event, EventType
 from router.errors import Unavailable
+from router.tasks import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -79,9 +80,7 @@ class OfferHub:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, agent_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
