@@ -51,6 +51,8 @@ def serve(
     from router.settings import load_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from router.errors import RouterError
+
     settings = load_settings(
         config,
         port=port,
@@ -67,7 +69,11 @@ def serve(
             f"(Redis {running.redis_url}, history {settings.history_url})"
         )
 
-    asyncio.run(run_server(settings, ready))
+    try:
+        asyncio.run(run_server(settings, ready))
+    except RouterError as error:  # a refused configuration: say what to fix, no traceback
+        typer.echo(f"ticket-router: {error}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
