@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ticket_router/v1/queue_service.proto\x12\x10ticket_router.v1\x1a\x1egoogle/protobuf/duration.proto\"0\n\x05Queue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11\x61ssignment_policy\x18\x02 \x01(\t\"\xc8\x01\n\nQueueStats\x12\r\n\x05queue\x18\x01 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12.\n\x0boldest_wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x0f\n\x07offered\x18\x04 \x01(\x03\x12\x10\n\x08\x61ssigned\x18\x05 \x01(\x03\x12\x18\n\x10\x61gents_available\x18\x06 \x01(\x05\x12\x13\n\x0b\x61gents_busy\x18\x07 \x01(\x05\x12\x1a\n\x12\x61gents_unavailable\x18\x08 \x01(\x05\"\x13\n\x11ListQueuesRequest\"=\n\x12ListQueuesResponse\x12\'\n\x06queues\x18\x01 \x03(\x0b\x32\x17.ticket_router.v1.Queue\"%\n\x14GetQueueStatsRequest\x12\r\n\x05queue\x18\x01 \x01(\t\"D\n\x15GetQueueStatsResponse\x12+\n\x05stats\x18\x01 \x01(\x0b\x32\x1c.ticket_router.v1.QueueStats2\xd3\x01\n\x0cQueueService\x12\\\n\nListQueues\x12#.ticket_router.v1.ListQueuesRequest\x1a$.ticket_router.v1.ListQueuesResponse\"\x03\x90\x02\x01\x12\x65\n\rGetQueueStats\x12&.ticket_router.v1.GetQueueStatsRequest\x1a\'.ticket_router.v1.GetQueueStatsResponse\"\x03\x90\x02\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ticket_router/v1/queue_service.proto\x12\x10ticket_router.v1\x1a\x1egoogle/protobuf/duration.proto\"0\n\x05Queue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11\x61ssignment_policy\x18\x02 \x01(\t\"\xc4\x01\n\nQueueStats\x12\r\n\x05queue\x18\x01 \x01(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x03\x12.\n\x0boldest_wait\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10\x61gents_available\x18\x06 \x01(\x05\x12\x13\n\x0b\x61gents_busy\x18\x07 \x01(\x05\x12\x1a\n\x12\x61gents_unavailable\x18\x08 \x01(\x05J\x04\x08\x04\x10\x05J\x04\x08\x05\x10\x06R\x07offeredR\x08\x61ssigned\"\x13\n\x11ListQueuesRequest\"=\n\x12ListQueuesResponse\x12\'\n\x06queues\x18\x01 \x03(\x0b\x32\x17.ticket_router.v1.Queue\"%\n\x14GetQueueStatsRequest\x12\r\n\x05queue\x18\x01 \x01(\t\"D\n\x15GetQueueStatsResponse\x12+\n\x05stats\x18\x01 \x01(\x0b\x32\x1c.ticket_router.v1.QueueStats2\xd3\x01\n\x0cQueueService\x12\\\n\nListQueues\x12#.ticket_router.v1.ListQueuesRequest\x1a$.ticket_router.v1.ListQueuesResponse\"\x03\x90\x02\x01\x12\x65\n\rGetQueueStats\x12&.ticket_router.v1.GetQueueStatsRequest\x1a\'.ticket_router.v1.GetQueueStatsResponse\"\x03\x90\x02\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,15 +39,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUEUE']._serialized_start=90
   _globals['_QUEUE']._serialized_end=138
   _globals['_QUEUESTATS']._serialized_start=141
-  _globals['_QUEUESTATS']._serialized_end=341
-  _globals['_LISTQUEUESREQUEST']._serialized_start=343
-  _globals['_LISTQUEUESREQUEST']._serialized_end=362
-  _globals['_LISTQUEUESRESPONSE']._serialized_start=364
-  _globals['_LISTQUEUESRESPONSE']._serialized_end=425
-  _globals['_GETQUEUESTATSREQUEST']._serialized_start=427
-  _globals['_GETQUEUESTATSREQUEST']._serialized_end=464
-  _globals['_GETQUEUESTATSRESPONSE']._serialized_start=466
-  _globals['_GETQUEUESTATSRESPONSE']._serialized_end=534
-  _globals['_QUEUESERVICE']._serialized_start=537
-  _globals['_QUEUESERVICE']._serialized_end=748
+  _globals['_QUEUESTATS']._serialized_end=337
+  _globals['_LISTQUEUESREQUEST']._serialized_start=339
+  _globals['_LISTQUEUESREQUEST']._serialized_end=358
+  _globals['_LISTQUEUESRESPONSE']._serialized_start=360
+  _globals['_LISTQUEUESRESPONSE']._serialized_end=421
+  _globals['_GETQUEUESTATSREQUEST']._serialized_start=423
+  _globals['_GETQUEUESTATSREQUEST']._serialized_end=460
+  _globals['_GETQUEUESTATSRESPONSE']._serialized_start=462
+  _globals['_GETQUEUESTATSRESPONSE']._serialized_end=530
+  _globals['_QUEUESERVICE']._serialized_start=533
+  _globals['_QUEUESERVICE']._serialized_end=744
 # @@protoc_insertion_point(module_scope)

@@ -18,24 +18,20 @@ class Queue(_message.Message):
     def __init__(self, name: _Optional[str] = ..., assignment_policy: _Optional[str] = ...) -> None: ...
 
 class QueueStats(_message.Message):
-    __slots__ = ("queue", "depth", "oldest_wait", "offered", "assigned", "agents_available", "agents_busy", "agents_unavailable")
+    __slots__ = ("queue", "depth", "oldest_wait", "agents_available", "agents_busy", "agents_unavailable")
     QUEUE_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     OLDEST_WAIT_FIELD_NUMBER: _ClassVar[int]
-    OFFERED_FIELD_NUMBER: _ClassVar[int]
-    ASSIGNED_FIELD_NUMBER: _ClassVar[int]
     AGENTS_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     AGENTS_BUSY_FIELD_NUMBER: _ClassVar[int]
     AGENTS_UNAVAILABLE_FIELD_NUMBER: _ClassVar[int]
     queue: str
     depth: int
     oldest_wait: _duration_pb2.Duration
-    offered: int
-    assigned: int
     agents_available: int
     agents_busy: int
     agents_unavailable: int
-    def __init__(self, queue: _Optional[str] = ..., depth: _Optional[int] = ..., oldest_wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., offered: _Optional[int] = ..., assigned: _Optional[int] = ..., agents_available: _Optional[int] = ..., agents_busy: _Optional[int] = ..., agents_unavailable: _Optional[int] = ...) -> None: ...
+    def __init__(self, queue: _Optional[str] = ..., depth: _Optional[int] = ..., oldest_wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., agents_available: _Optional[int] = ..., agents_busy: _Optional[int] = ..., agents_unavailable: _Optional[int] = ...) -> None: ...
 
 class ListQueuesRequest(_message.Message):
     __slots__ = ()
