@@ -93,8 +93,11 @@ def _clean_json(value: Any) -> Any:
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
-    return {"task": result["task"], "metrics": result["metrics"],
-            "baselines": result.get("baselines", {})}
+    summary = {"task": result["task"], "metrics": result["metrics"],
+               "baselines": result.get("baselines", {}), "n_test": result["n_test"]}
+    if "per_class" in result:
+        summary["per_class"] = result["per_class"]
+    return summary
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:

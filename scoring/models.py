@@ -165,20 +165,23 @@ def _balanced_weights(y: np.ndarray, n_classes: int, power: float) -> np.ndarray
     return per_class[y]
 
 
-def _choose_offset(raw_valid: np.ndarray, y_valid: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """The prior-correction offset maximising accuracy + macro-F1 on the validation split."""
+def _decision_quality(pred: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy + macro-F1 of decisions: what class weighting and offsets are chosen by."""
     from sklearn.metrics import f1_score
 
+    accuracy = float(np.mean(pred == y))
+    return accuracy + float(f1_score(y, pred, average="macro", labels=np.unique(y)))
+
+
+def _choose_offset(raw_valid: np.ndarray, y_valid: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """The prior-correction offset with the best validation decisions (`_decision_quality`)."""
     log_prior = np.log(np.maximum(prior, 1e-6))
-    best = (-1.0, np.zeros_like(prior))
+    best: tuple[float, np.ndarray] = (-np.inf, np.zeros_like(prior))
     for alpha in np.linspace(0.0, 1.0, 11):
         offset = -alpha * log_prior
-        pred = np.argmax(raw_valid + offset, axis=1)
-        score = float(np.mean(pred == y_valid)) + float(
-            f1_score(y_valid, pred, average="macro", labels=np.unique(y_valid))
-        )
-        if score > best[0] + 1e-9:
-            best = (score, offset - offset.mean())
+        quality = _decision_quality(np.argmax(raw_valid + offset, axis=1), y_valid)
+        if quality > best[0]:
+            best = (quality, offset - offset.mean())
     return best[1]
 
 
@@ -228,7 +231,8 @@ def train_task_model(
                              y_valid=y_valid, weight_powers=[power], params=params, seed=seed)
             for power in weight_powers
         ]
-        return max(candidates, key=lambda m: _validation_score(m, valid_matrix, y_valid))
+        return max(candidates, key=lambda m: _decision_quality(
+            np.argmax(m.decision_scores(m.raw(valid_matrix)), axis=1), y_valid))
     weight_power = weight_powers[0] if n_classes > 2 else 0.0
     weight = _balanced_weights(y_train, n_classes, weight_power) if n_classes > 2 else None
     n_out = features.n_text_outputs
@@ -298,16 +302,6 @@ def refit_task_model(
     )
     return TaskModel(selected.task, features, booster, selected.class_offset.copy(),
                      selected.calibration, text_prior)
-
-
-def _validation_score(model: TaskModel, valid_matrix: np.ndarray, y_valid: np.ndarray) -> float:
-    """Accuracy + macro-F1 of a multiclass model's decisions on the validation split."""
-    from sklearn.metrics import f1_score
-
-    pred = np.argmax(model.decision_scores(model.raw(valid_matrix)), axis=1)
-    return float(np.mean(pred == y_valid)) + float(
-        f1_score(y_valid, pred, average="macro", labels=np.unique(y_valid))
-    )
 
 
 def _fit_text_prior(scores: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, ...]:
