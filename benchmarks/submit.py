@@ -67,6 +67,7 @@ import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
 from clients.requests import make_agent, make_ticket  # noqa: E402
+from queues.operations import MAX_CAPACITY  # noqa: E402
 from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb  # noqa: E402
 from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc  # noqa: E402
 from router.api.ticket_router.v1 import queue_service_pb2 as queues_pb  # noqa: E402
@@ -106,8 +107,6 @@ less than this (the backlog has drained), or this long at most."""
 SCRAPE_INTERVAL_S = 5.0
 """How often the Prometheus endpoints are scraped when metrics are on."""
 STARTUP_TIMEOUT_S = 180.0
-AGENT_CAPACITY = 1000
-"""Per channel and agent (the most queues/ allows): the team never fills up during a run."""
 
 
 @dataclass
@@ -360,7 +359,7 @@ class Bench:
                 agent = make_agent(
                     f"bench-agent-{index}",
                     [queues[index % len(queues)], queues[(index + 1) % len(queues)]],
-                    capacity=dict.fromkeys(("email", "chat", "phone", "web"), AGENT_CAPACITY),
+                    capacity=dict.fromkeys(("email", "chat", "phone", "web"), MAX_CAPACITY),
                     skills={"english": 5, "german": 3 if index % 2 else 1},
                 )
                 await agents.UpsertAgent(agents_pb.UpsertAgentRequest(agent=agent), timeout=10)
