@@ -360,17 +360,17 @@ class RouterApp:
         """Count the offer; the first offer of a ticket ends its time to assign."""
         priority = convert.PRIORITY_NAMES.get(convert.priority_value(offer.priority))
         self.metrics.record_offer("made", offer.queue, priority, offer.channel)
-        if first_submitted_at is not None:
-            self.metrics.record_time_to_assign(
-                offer.offered_at - first_submitted_at, offer.queue, priority, offer.channel
-            )
-            return
-        state = await self.queues.get_ticket(offer.ticket_id)
-        if state is not None and state.offers_made == 1:
+        submitted = first_submitted_at
+        if submitted is None:
+            state = await self.queues.get_ticket(offer.ticket_id)
+            if state is None or state.offers_made != 1:
+                return
             submitted = (state.data or {}).get("submitted_at", state.enqueued_at)
-            self.metrics.record_time_to_assign(
-                offer.offered_at - submitted, offer.queue, priority, offer.channel
-            )
+        # Redis stamps the offer in whole milliseconds: an offer within the submission's
+        # millisecond would come out slightly negative, which a histogram refuses.
+        self.metrics.record_time_to_assign(
+            max(0.0, offer.offered_at - submitted), offer.queue, priority, offer.channel
+        )
 
     async def assign_agent(self, agent_id: str) -> None:
         """Offer work to an agent who just freed capacity, until it is full or nothing fits."""
