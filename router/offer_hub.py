@@ -61,11 +61,12 @@ class OfferHub:
         self.block_ms = block_ms
         self._subscribers: dict[str, set[asyncio.Queue[Event]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
-        self.cursor = "$"
+        self._wanted = asyncio.Event()  # set while some desktop is connected
+        self._waking = asyncio.Lock()
+        self.cursor = "0-0"
 
     async def start(self) -> None:
-        """Start tailing from the newest event."""
-        self.cursor = await self._latest_id()
+        """Start the tail; it reads the stream only while some agent is subscribed."""
         self._task = asyncio.create_task(self._run(), name="offer-hub")
 
     async def _latest_id(self) -> str:
@@ -86,6 +87,12 @@ class OfferHub:
     async def subscribe(self, agent_id: str) -> AsyncIterator[asyncio.Queue[Event]]:
         """A queue receiving every agent event of `agent_id` from now on."""
         queue: asyncio.Queue[Event] = asyncio.Queue(SUBSCRIBER_BUFFER)
+        async with self._waking:
+            if not self._wanted.is_set():
+                # Nobody was listening, so the tail was idle: start it from the newest event,
+                # before the caller reads the offers already pending.
+                self.cursor = await self._latest_id()
+                self._wanted.set()
         self._subscribers[agent_id].add(queue)
         try:
             yield queue
@@ -93,9 +100,12 @@ class OfferHub:
             self._subscribers[agent_id].discard(queue)
             if not self._subscribers[agent_id]:
                 del self._subscribers[agent_id]
+            if not self._subscribers:
+                self._wanted.clear()
 
     async def _run(self) -> None:
         while True:
+            await self._wanted.wait()
             try:
                 events = await self.reader.read(self.cursor, 500, self.block_ms)
             except Unavailable:
@@ -105,6 +115,8 @@ class OfferHub:
                 logger.exception("offer hub read failed")
                 await asyncio.sleep(0.5)
                 continue
+            if not self._wanted.is_set():
+                continue  # everyone left while reading; the next subscriber starts afresh
             for event in events:
                 self.cursor = event.event_id
                 if event.agent_id and event.type in AGENT_EVENTS:
