@@ -58,7 +58,7 @@ MIN_RECHECK_S = 1.0
 """Least time before the next check of a ticket (or the interval, if shorter), so a trigger
 that keeps failing to apply cannot make a busy loop."""
 
-YIELD_EVERY = 20
+YIELD_EVERY = 4
 """Tickets checked between two yields to the event loop, so RPCs are served during a sweep."""
 
 
