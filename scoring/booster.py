@@ -62,7 +62,7 @@ def train_booster(
     # Small, strongly regularised trees: they correct the linear prior where metadata and queue
     # state say more than the text, and early stopping ends them when they stop helping.
     base: dict[str, Any] = {
-        "learning_rate": 0.03,
+        "learning_rate": 0.05,
         "num_leaves": 7,
         "min_data_in_leaf": 40,
         "min_sum_hessian_in_leaf": 1e-2,

@@ -28,7 +28,7 @@ def _current(directory: Path) -> bool:
         return False
 
 
-def load_or_train_default(data_dir: Path) -> Scorer:
+def load_or_train_default(data_dir: Path, tickets: int = DEMO_TICKETS) -> Scorer:
     """Load the cached default model, or train it on the demo set (and cache it) first.
 
     A missing, damaged or older-format cache is retrained. Training writes to a temporary
@@ -36,6 +36,7 @@ def load_or_train_default(data_dir: Path) -> Scorer:
 
     Args:
         data_dir: the service's data directory; the model goes to ``data_dir/models/default``.
+        tickets: size of the generated demo set it trains on.
     """
     from scoring.datasets import demo_dataset
     from scoring.training import train_scorer
@@ -46,7 +47,7 @@ def load_or_train_default(data_dir: Path) -> Scorer:
             return Scorer.load(target)
         except (FailedPrecondition, NotFound):
             pass  # damaged: retrain below
-    scorer, _ = train_scorer(demo_dataset(n=DEMO_TICKETS, seed=DEMO_SEED))
+    scorer, _ = train_scorer(demo_dataset(n=tickets, seed=DEMO_SEED))
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".default-", dir=target.parent))
     scorer.save(staging)

@@ -80,6 +80,8 @@ def ticket_text(ticket: Ticket) -> str:
 def field_value(ticket: Ticket, name: str) -> str:
     """A categorical field of a ticket (a Ticket field or an attribute), '' when absent."""
     value = getattr(ticket, name) if name in _TICKET_FIELDS else ticket.attributes.get(name, "")
+    if type(value) is str:  # the common case first: this runs per field, ticket and task
+        return value.strip()
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     return str(value).strip()

@@ -217,19 +217,17 @@ def train_scorer(
         y = y_all[rows]
         valid_mask = _valid_split(data, rows, y, seed)
         fit_rows, valid_rows = rows[~valid_mask], rows[valid_mask]
-        progress(f"{task}: fitting text and metadata features on {len(rows)} tickets")
+        progress(f"{task}: fitting text and metadata features on {len(fit_rows)} tickets")
         tickets = data.tickets
         queues = data.queues
         use_queue = task == "sla_risk" and data.has_queue_state
-        # One fit on all training rows: the linear scores in `matrix` are out-of-fold, so the
-        # validation rows' scores are honest too, and the refit reuses them.
-        features, matrix = fit_task_features(
-            [tickets[i] for i in rows],
-            [cleaned_all[i] for i in rows],
-            None if text_matrix is None else text_matrix[rows],
+        features, train_matrix = fit_task_features(
+            [tickets[i] for i in fit_rows],
+            [cleaned_all[i] for i in fit_rows],
+            None if text_matrix is None else text_matrix[fit_rows],
             vectorizer,
-            [queues[i] if task == "sla_risk" else None for i in rows],
-            y=y,
+            [queues[i] if task == "sla_risk" else None for i in fit_rows],
+            y=y_all[fit_rows],
             labels=spec.labels,
             categorical_fields=data.categorical_fields,
             numeric_fields=data.numeric_fields,
@@ -237,16 +235,36 @@ def train_scorer(
             use_queue_priority=task == "sla_risk",
             seed=seed,
         )
+        valid_matrix = features.matrix(
+            [tickets[i] for i in valid_rows],
+            [cleaned_all[i] for i in valid_rows],
+            None if text_matrix is None else text_matrix[valid_rows],
+            [queues[i] if task == "sla_risk" else None for i in valid_rows],
+        )
         progress(f"{task}: training LightGBM ({len(spec.labels)} classes)")
         selected = train_task_model(
-            task, features, matrix[~valid_mask], y[~valid_mask], matrix[valid_mask],
-            y_valid=y[valid_mask], params=params, seed=seed,
+            task, features, train_matrix, y_all[fit_rows], valid_matrix, y_valid=y_all[valid_rows],
+            params=params, seed=seed,
         )
         models[task] = selected
         if refit and len(valid_rows):
             progress(f"{task}: refitting on all {len(rows)} training tickets")
+            features, full_matrix = fit_task_features(
+                [tickets[i] for i in rows],
+                [cleaned_all[i] for i in rows],
+                None if text_matrix is None else text_matrix[rows],
+                vectorizer,
+                [queues[i] if task == "sla_risk" else None for i in rows],
+                y=y,
+                labels=spec.labels,
+                categorical_fields=data.categorical_fields,
+                numeric_fields=data.numeric_fields,
+                use_queue=use_queue,
+                use_queue_priority=task == "sla_risk",
+                seed=seed,
+            )
             models[task] = refit_task_model(
-                selected, features, matrix, y, valid_fraction=VALID_SIZE, params=params,
+                selected, features, full_matrix, y, valid_fraction=VALID_SIZE, params=params,
                 seed=seed,
             )
         task_meta[task] = {

@@ -11,7 +11,7 @@ from scoring.datasets import LabeledTickets, demo_dataset
 from scoring.scorer import Scorer
 from scoring.training import train_scorer
 
-DEMO_ROWS = 2000
+DEMO_ROWS = 1500
 
 
 @pytest.fixture(scope="session")
