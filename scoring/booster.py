@@ -141,7 +141,7 @@ class BoosterModel:
         """Load from a file written by `save`.
 
         Raises:
-            NotFound-like FailedPrecondition: the file is missing or not a model.
+            FailedPrecondition: the file is missing or not a model.
         """
         if not path.is_file():
             raise FailedPrecondition(f"model file {path} is missing: retrain or point at a model")
