@@ -10,6 +10,7 @@ A scorer is loaded from a versioned artefact directory::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Iterator, Sequence
@@ -27,6 +28,9 @@ from scoring.text import TextVectorizer, readable_term
 
 FORMAT_VERSION = 2
 """Artefact layout version; a scorer refuses artefacts of another version."""
+
+TEXT_CACHE_SIZE = 4096
+"""Tickets whose cleaned text and vector a scorer keeps (see `Scorer._text`)."""
 
 TEXT_PRIOR_NAME = "linear model (words, character n-grams, fields)"
 """Explanation name of the linear text scores the trees start from."""
@@ -126,6 +130,29 @@ class Scorer:
         # priority first: SLA risk uses the predicted priority when the queue state has none
         self.models = {task: models[task] for task in TASKS if task in models}
         self.metadata = metadata
+        self._texts: dict[tuple[str, str], tuple[str, Any]] = {}
+
+    def _text(self, ticket: Ticket) -> tuple[str, Any]:
+        """A ticket's cleaned text and its vector, remembered for the last few thousand texts.
+
+        A submission scores its text twice (scores, then SLA risk in the chosen queue's state)
+        and the live SLA sweep re-scores open tickets: cleaning and vectorizing is the costly
+        part, and a ticket's text never changes.
+        """
+        key = (ticket.subject, ticket.body)
+        found = self._texts.get(key)
+        if found is None:
+            clean = ticket_text(ticket)
+            found = (clean, self._vector(clean))
+            if len(self._texts) >= TEXT_CACHE_SIZE:
+                with contextlib.suppress(StopIteration, KeyError, RuntimeError):
+                    del self._texts[next(iter(self._texts))]  # oldest first
+            self._texts[key] = found
+        return found
+
+    def forget_texts(self) -> None:
+        """Drop the remembered texts (benchmarks measure scoring from raw text)."""
+        self._texts.clear()
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -209,8 +236,7 @@ class Scorer:
         tasks: Sequence[str] | None = None,
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Per task (all, or `tasks`): (feature row, raw booster scores)."""
-        clean = ticket_text(ticket)
-        vector = self._vector(clean)
+        clean, vector = self._text(ticket)
         rows: dict[str, np.ndarray] = {}
         raws: dict[str, np.ndarray] = {}
         for task, model in self.models.items():
