@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine
-from sqlmodel import SQLModel
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from queues.events import Event
@@ -32,25 +30,6 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=3)
 MIN = 60.0
 HOUR = 3600.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty history database: a SQLite file, or the session's PostgreSQL emptied."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'history.sqlite3'}"
-    url: str = request.getfixturevalue("postgres_url")
-    admin = create_engine(url)
-    SQLModel.metadata.drop_all(admin)
-    admin.dispose()
-    return url
-
-
-@pytest.fixture
-def history(history_url: str) -> Iterator[Engine]:
-    engine = open_database(history_url)
-    yield engine
-    engine.dispose()
 
 
 class NoEvents:

@@ -1,4 +1,4 @@
-"""History tests run on SQLite and on PostgreSQL alike."""
+"""History fixtures shared by the router tests: one empty database on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
