@@ -32,6 +32,7 @@ from router.live_rules import LiveRules, decision_message, score_values, ticket_
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
 from router.rule_store import StoredRuleSet
+from router.rules import Decision, RuleSet
 from router.scoring_adapter import ScoringAdapter
 from router.settings import Settings
 from router.sla.sweep import SlaSweep
@@ -170,11 +171,12 @@ class RouterApp:
         deadlines = self.rules.sla_policy.deadlines(
             priority, decision.queue, ticket.customer_tier or None, submitted_at
         )
+        channel = convert.channel_name(ticket.channel)
         state = await self.queues.enqueue(
             ticket.id,
             decision.queue,
             decision.priority or 3,
-            convert.channel_name(ticket.channel),
+            channel,
             skills=dict(decision.required_skills),
             deadline_ts=deadlines.first_response_at.timestamp(),
             data={
@@ -188,7 +190,6 @@ class RouterApp:
         if not state.created:  # another process won the race for this id
             return self._stored(state, created=False)
         self.recorder.submitted(ticket_row(ticket, scores, decision, submitted_at.timestamp()))
-        channel = convert.channel_name(ticket.channel)
         rule = decision.rule_id or _REASON_NAMES.get(decision.reason, "model")
         self.metrics.record_submitted(decision.queue, rule, priority, channel)
         self.metrics.record_routed(decision.queue, rule, priority, channel)
@@ -207,16 +208,23 @@ class RouterApp:
         self, ticket: pb.Ticket, *, explain: bool = False
     ) -> tuple[pb.Scores, pb.RoutingDecision]:
         """The scores and the routing decision for a ticket, without side effects."""
+        scores, decision, _ = await self._score_and_decide(ticket, self.rules.current, explain)
+        return scores, decision_message(decision)
+
+    async def _score_and_decide(
+        self, ticket: pb.Ticket, rule_set: RuleSet, explain: bool
+    ) -> tuple[pb.Scores, Decision, Any]:
+        """Scores, the rule set's decision, and the chosen queue's stats (None if unknown)."""
         started = time.perf_counter()
         scores = self.scoring.score(ticket, None, explain=explain)
-        decision = self.rules.decide(ticket, scores)
+        decision = rule_set.decide(ticket_values(ticket), score_values(scores))
         stats = await self._queue_state(decision.queue)
         if stats is not None:  # SLA risk depends on the state of the queue it joins
             # the model's priority, already predicted: the risk model need not predict it again
             predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
             scores.sla_risk = self.scoring.sla_risk(ticket, stats, predicted)
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
-        return scores, decision
+        return scores, decision, stats
 
     async def _queue_state(self, queue: str) -> Any:
         try:
@@ -397,11 +405,7 @@ class RouterApp:
         rule_set = self.rules.current
         if rule_version and rule_version != rule_set.version:
             rule_set = await self.rules.store.load(rule_version)
-        scores = self.scoring.score(ticket, None, explain=True)
-        decision = rule_set.decide(ticket_values(ticket), score_values(scores))
-        stats = await self._queue_state(decision.queue)
-        if stats is not None:
-            scores.sla_risk = self.scoring.sla_risk(ticket, stats)
+        scores, decision, stats = await self._score_and_decide(ticket, rule_set, explain=True)
         lines = {rule.id: rule.line for rule in rule_set.rules}
         response = rules_pb.ExplainRoutingResponse(
             rules=[

@@ -119,10 +119,6 @@ class LiveRules:
         await self.watcher.refresh()
         return stored
 
-    def decide(self, ticket: pb.Ticket, scores: pb.Scores) -> pb.RoutingDecision:
-        """Route a ticket with the live rule set."""
-        return decision_message(self.current.decide(ticket_values(ticket), score_values(scores)))
-
     def problems(self, text: str, fmt: str) -> list[ConfigProblem]:
         """Every problem of a draft rule set (empty when it is valid)."""
         try:
