@@ -7,7 +7,7 @@ epoch, Redis server time) and converts times to seconds since the epoch.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -215,6 +215,29 @@ class Offer:
             offered_at=float(record["offered_ms"]) / 1000.0,
             expires_at=float(record["expires_ms"]) / 1000.0,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What `submit` did: the ticket (new or the existing one) and the offer it made, if any.
+
+    The offer is the first one the queue could make: usually of this ticket, but of an older
+    waiting ticket when one is ahead of it.
+    """
+
+    ticket: TicketState
+    offer: Offer | None
+
+    @classmethod
+    def from_record(cls, reply: dict[str, Any], data: Any = None) -> Submitted:
+        """From submit.lua's reply; `data` is what the caller sent (a new ticket's record comes
+        back without it)."""
+        created = bool(reply["created"])
+        ticket = TicketState.from_record(reply["ticket"], created=created)
+        if created and data is not None:
+            ticket = replace(ticket, data=dict(data))
+        offer = reply.get("offer")
+        return cls(ticket=ticket, offer=Offer.from_record(offer) if offer else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from queues.models import (
     QueueConfig,
     QueueStats,
     SlaCheck,
+    Submitted,
     TicketState,
 )
 from router.errors import InvalidArgument
@@ -139,6 +140,32 @@ def _optional_agent(reply: Any) -> AgentState | None:
 
 def _offers(records: Any) -> list[Offer]:
     return [Offer.from_record(record) for record in records or []]
+
+
+def _enqueue_args(
+    ticket_id: str,
+    queue: str,
+    priority: int,
+    channel: str,
+    *,
+    skills: Mapping[str, int] | None,
+    deadline_ts: float | None,
+    data: Mapping[str, Any] | None,
+) -> tuple[str | int, ...]:
+    """ARGV[3..9] of enqueue.lua (and submit.lua), checked."""
+    _identifier(ticket_id, "ticket_id")
+    check_name(queue, "queue")
+    check_name(channel, "channel")
+    raw_data = ""
+    if data is not None:
+        try:
+            raw_data = json.dumps(dict(data), separators=(",", ":"))
+        except (TypeError, ValueError) as error:
+            raise InvalidArgument(f"must be JSON-serialisable: {error}", field="data") from None
+        if len(raw_data.encode()) > MAX_DATA_BYTES:
+            raise InvalidArgument(f"must be at most {MAX_DATA_BYTES} bytes as JSON", field="data")
+    return (ticket_id, queue, _priority(priority), channel, json.dumps(_levels(skills, "skills")),
+            _ms(deadline_ts, "deadline_ts"), raw_data)
 
 
 def _optional_offer(record: Any) -> Offer | None:
@@ -266,28 +293,31 @@ class Operations:
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> Call[TicketState]:
-        _identifier(ticket_id, "ticket_id")
-        check_name(queue, "queue")
-        check_name(channel, "channel")
-        raw_data = ""
-        if data is not None:
-            try:
-                raw_data = json.dumps(dict(data), separators=(",", ":"))
-            except (TypeError, ValueError) as error:
-                raise InvalidArgument(f"must be JSON-serialisable: {error}", field="data") from None
-            if len(raw_data.encode()) > MAX_DATA_BYTES:
-                raise InvalidArgument(f"must be at most {MAX_DATA_BYTES} bytes as JSON",
-                                      field="data")
         return self._script(
             "enqueue",
             lambda reply: TicketState.from_record(reply["ticket"], created=reply["created"]),
-            ticket_id,
-            queue,
-            _priority(priority),
-            channel,
-            json.dumps(_levels(skills, "skills")),
-            _ms(deadline_ts, "deadline_ts"),
-            raw_data,
+            *_enqueue_args(ticket_id, queue, priority, channel, skills=skills,
+                           deadline_ts=deadline_ts, data=data),
+        )
+
+    def submit(
+        self,
+        ticket_id: str,
+        queue: str,
+        priority: int,
+        channel: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        deadline_ts: float | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Call[Submitted]:
+        return self._script(
+            "submit",
+            lambda reply: Submitted.from_record(reply, data),
+            *_enqueue_args(ticket_id, queue, priority, channel, skills=skills,
+                           deadline_ts=deadline_ts, data=data),
+            self.head_window,
+            self.candidate_bound,
         )
 
     def get_ticket(self, ticket_id: str) -> Call[TicketState | None]:

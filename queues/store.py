@@ -30,6 +30,7 @@ from queues.models import (
     QueueConfig,
     QueueStats,
     SlaCheck,
+    Submitted,
     TicketState,
 )
 from queues.operations import (
@@ -126,6 +127,27 @@ class QueueStore:
         return self._run(
             self.ops.enqueue(ticket_id, queue, priority, channel, skills=skills,
                              deadline_ts=deadline_ts, data=data)
+        )
+
+    def submit(
+        self,
+        ticket_id: str,
+        queue: str,
+        priority: int,
+        channel: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        deadline_ts: float | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Submitted:
+        """`enqueue`, then `assign` on the ticket's queue, in one round trip (one script).
+
+        A known id is returned unchanged and nothing is offered. Arguments and errors as for
+        `enqueue`.
+        """
+        return self._run(
+            self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
+                            deadline_ts=deadline_ts, data=data)
         )
 
     def get_ticket(self, ticket_id: str) -> TicketState | None:
@@ -402,6 +424,21 @@ class AsyncQueueStore:
         return await self._run(
             self.ops.enqueue(ticket_id, queue, priority, channel, skills=skills,
                              deadline_ts=deadline_ts, data=data))
+
+    async def submit(
+        self,
+        ticket_id: str,
+        queue: str,
+        priority: int,
+        channel: str,
+        *,
+        skills: Mapping[str, int] | None = None,
+        deadline_ts: float | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> Submitted:
+        return await self._run(
+            self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
+                            deadline_ts=deadline_ts, data=data))
 
     async def get_ticket(self, ticket_id: str) -> TicketState | None:
         return await self._run(self.ops.get_ticket(ticket_id))

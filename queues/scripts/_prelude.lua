@@ -374,3 +374,82 @@ local function stop_sla_checks(t)
   redis.call('ZREM', K_SLA_CHECKS, t.id)
   set_at_risk(t, false)
 end
+
+-- Put a new ticket at its place in a queue (enqueue.lua, submit.lua). Returns the existing
+-- record and false for a known id, the new record and true otherwise, or nil and an error reply
+-- for an unknown queue. The arguments are enqueue.lua's ARGV[3..9].
+local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadline, data)
+  local existing = load_ticket(ticket_id)
+  if existing then return existing, false end
+  if not queue_config(queue) then
+    return nil, fail('not_found',
+                     'queue ' .. queue .. ' does not exist; create it with set_queue_policy', 'queue')
+  end
+  local t = {id = ticket_id, queue = queue, priority = tonumber(priority), channel = channel,
+             skills = cjson.decode(skills), enqueued_ms = NOW, skip = {}}
+  if deadline ~= '' then t.deadline_ms = tonumber(deadline) end
+  if data ~= '' then t.data = data end
+  add_waiting(t, false)
+  save_ticket(t)
+  redis.call('ZADD', K_SLA_CHECKS, int(NOW), t.id)  -- first SLA check: at once
+  emit('enqueued', t.id, queue, nil, {priority = t.priority, channel = t.channel,
+                                       skills = t.skills, deadline_ms = t.deadline_ms})
+  return t, true
+end
+
+-- Offer one of the first `window` waiting tickets of a queue to the best eligible agent
+-- (assign.lua, submit.lua). Eligible: available, every required skill at the needed level,
+-- free capacity on the ticket's channel, not cooling off from this ticket. Best: lowest score
+-- of the queue's policy; at most `bound` agents of the most selective index are examined per
+-- ticket. Returns the offer view, false when nothing can be offered, or nil and an error reply.
+local function assign_from_queue(queue, window, bound)
+  local config = queue_config(queue)
+  if not config then
+    return nil, fail('not_found', 'queue ' .. queue .. ' does not exist', 'queue')
+  end
+
+  -- The smallest index that contains every eligible agent, plus the other skill indexes that
+  -- a candidate must also be in.
+  local function candidate_indexes(t)
+    local indexes = {}
+    for skill, level in pairs(t.skills) do
+      local key = key_skilled(queue, t.channel, skill, level)
+      indexes[#indexes + 1] = {key = key, size = redis.call('ZCARD', key)}
+    end
+    if #indexes == 0 then return key_free(queue, t.channel), {} end
+    table.sort(indexes, function(x, y) return x.size < y.size end)
+    local others = {}
+    for i = 2, #indexes do others[#others + 1] = indexes[i].key end
+    return indexes[1].key, others
+  end
+
+  local function best_agent(t)
+    local index, others = candidate_indexes(t)
+    local start = 0
+    while start < bound do
+      local batch = redis.call('ZRANGE', index, start, math.min(start + 15, bound - 1))
+      if #batch == 0 then return nil end
+      for _, agent_id in ipairs(batch) do
+        local fits = not is_cooling_off(t, agent_id)
+        for _, key in ipairs(others) do
+          if fits and not redis.call('ZSCORE', key, agent_id) then fits = false end
+        end
+        if fits then
+          local a = load_agent(agent_id)
+          -- The index and the record change in the same scripts; checking again is cheap.
+          if a and a.status == 'available' and has_room(a, t.channel) then return a end
+        end
+      end
+      start = start + #batch
+    end
+    return nil
+  end
+
+  local heads = redis.call('ZRANGE', key_waiting(queue), 0, window - 1)
+  for _, member in ipairs(heads) do
+    local t = load_ticket(ticket_id_of(member))
+    local a = best_agent(t)
+    if a then return make_offer(t, a, config) end
+  end
+  return false
+end

@@ -9,24 +9,6 @@
 -- ARGV[9] caller's data, a JSON text kept opaque, or "" for none
 -- Derived keys: waiting(queue), arrivals(queue)
 -- Reply: {"ok": {"ticket": record, "created": bool}}; error not_found (unknown queue).
-local ticket_id, queue = ARGV[3], ARGV[4]
-
-local existing = load_ticket(ticket_id)
-if existing then
-  return ok({ticket = existing, created = false})
-end
-if not queue_config(queue) then
-  return fail('not_found', 'queue ' .. queue .. ' does not exist; create it with set_queue_policy',
-              'queue')
-end
-
-local t = {id = ticket_id, queue = queue, priority = tonumber(ARGV[5]), channel = ARGV[6],
-           skills = cjson.decode(ARGV[7]), enqueued_ms = NOW, skip = {}}
-if ARGV[8] ~= '' then t.deadline_ms = tonumber(ARGV[8]) end
-if ARGV[9] ~= '' then t.data = ARGV[9] end
-add_waiting(t, false)
-save_ticket(t)
-redis.call('ZADD', K_SLA_CHECKS, int(NOW), t.id)  -- first SLA check: at once
-emit('enqueued', t.id, queue, nil, {priority = t.priority, channel = t.channel,
-                                     skills = t.skills, deadline_ms = t.deadline_ms})
-return ok({ticket = t, created = true})
+local t, created = enqueue_ticket(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+if not t then return created end
+return ok({ticket = t, created = created})

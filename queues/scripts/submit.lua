@@ -1,0 +1,19 @@
+-- submit: enqueue a new ticket and, in the same step, offer the head of its queue (usually that
+-- ticket) to the best eligible agent: enqueue.lua then assign.lua in one round trip. A known id
+-- is returned unchanged and nothing is offered.
+-- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
+-- ARGV[3..9] as in enqueue.lua (ticket id, queue, priority, channel, skills, deadline, data)
+-- ARGV[10] head window, ARGV[11] candidate bound: as in assign.lua
+-- Derived keys: those of enqueue.lua and assign.lua.
+-- Reply: {"ok": {"ticket": record, "created": bool, "offer": offer or false}}; the record of a
+-- new ticket comes without its data (the caller has just sent it); error not_found (queue).
+local t, created = enqueue_ticket(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9])
+if not t then return created end
+if not created then return ok({ticket = t, created = false, offer = false}) end
+local offer = assign_from_queue(t.queue, tonumber(ARGV[10]), tonumber(ARGV[11]))
+if offer and offer.ticket_id == t.id then  -- offered at once: the reply shows it so
+  t.status, t.agent, t.wkey = 'offered', offer.agent_id, nil
+  t.offered_ms, t.offer_expires_ms, t.offers_made = offer.offered_ms, offer.expires_ms, 1
+end
+t.data = nil
+return ok({ticket = t, created = true, offer = offer or false})

@@ -1,0 +1,75 @@
+"""Submit: enqueue and the queue's first offer in one script."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+
+from queues import QueueStore, TicketStatus
+from queues.events import Event
+from router.errors import NotFound
+
+
+def test_submit_offers_the_new_ticket_at_once_when_an_agent_fits(
+    store: QueueStore, events: Callable[[], list[Event]]
+) -> None:
+    store.upsert_agent("ann", ["support"], {"french": 2}, {"email": 2})
+
+    submitted = store.submit("t1", "support", 2, "email", skills={"french": 2},
+                             deadline_ts=2_000_000_000.5, data={"subject": "hi"})
+
+    ticket, offer = submitted.ticket, submitted.offer
+    assert ticket.created and ticket.status is TicketStatus.OFFERED
+    assert offer is not None and (offer.ticket_id, offer.agent_id) == ("t1", "ann")
+    assert (ticket.agent_id, ticket.offers_made) == ("ann", 1)
+    assert ticket.offer_expires_at == offer.expires_at
+    assert ticket.data == {"subject": "hi"}  # what was sent; the reply leaves it out
+    stored = store.get_ticket("t1")
+    assert stored == dataclasses.replace(ticket, created=False)
+    assert [e.type for e in events()] == ["enqueued", "offered"]
+
+
+def test_submit_without_an_agent_leaves_the_ticket_waiting(store: QueueStore) -> None:
+    store.upsert_agent("bob", ["support"], {}, {"chat": 1})  # no email capacity
+
+    submitted = store.submit("t1", "support", 3, "email")
+
+    assert submitted.offer is None
+    assert submitted.ticket.status is TicketStatus.WAITING
+    assert store.queue_stats("support").depth == 1
+
+
+def test_submit_offers_an_older_waiting_ticket_first(store: QueueStore) -> None:
+    store.enqueue("old", "support", 1, "email")
+    store.upsert_agent("ann", ["support"], {}, {"email": 1})
+
+    submitted = store.submit("new", "support", 3, "email")
+
+    assert submitted.offer is not None and submitted.offer.ticket_id == "old"
+    assert submitted.ticket.status is TicketStatus.WAITING
+    assert store.get_ticket("old").status is TicketStatus.OFFERED  # type: ignore[union-attr]
+
+
+def test_submit_of_a_known_id_changes_nothing_and_offers_nothing(
+    store: QueueStore, events: Callable[[], list[Event]]
+) -> None:
+    first = store.submit("t1", "support", 3, "email", data={"n": 1})
+    store.upsert_agent("ann", ["support"], {}, {"email": 1})
+    before = len(events())
+
+    again = store.submit("t1", "support", 1, "chat", data={"n": 2})
+
+    assert again.ticket.created is False and again.offer is None
+    assert (again.ticket.priority, again.ticket.data) == (3, {"n": 1})
+    assert again.ticket.enqueued_at == first.ticket.enqueued_at
+    assert len(events()) == before
+    assert store.get_ticket("t1").status is TicketStatus.WAITING  # type: ignore[union-attr]
+
+
+def test_submit_refuses_an_unknown_queue(store: QueueStore) -> None:
+    with pytest.raises(NotFound, match="queue nowhere does not exist") as error:
+        store.submit("t1", "nowhere", 1, "email")
+    assert error.value.field == "queue"
+    assert store.get_ticket("t1") is None
