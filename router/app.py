@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ import redis
 import redis.asyncio
 
 from queues.events import EventReader
-from queues.models import Assignment, Offer, TicketState, TicketStatus
+from queues.models import Assignment, Offer, TicketState
 from queues.store import AsyncQueueStore
 from router import convert
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
@@ -28,9 +28,10 @@ from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
 from router.history.writer import HistoryWriter
 from router.history_recorder import HistoryRecorder, ticket_row
-from router.live_rules import LiveRules, decision_message, score_values, ticket_values
+from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
+from router.queue_snapshot import QueueSnapshot
 from router.rule_store import StoredRuleSet
 from router.rules import Decision, RuleSet
 from router.scoring_adapter import ScoringAdapter
@@ -92,6 +93,7 @@ class RouterApp:
             )
         )
         self.queues = AsyncQueueStore(self.client)
+        self.queue_states = QueueSnapshot(self.queues)
         self.rules = LiveRules(self.client)
         from queues.events import AsyncEventReader
 
@@ -172,7 +174,7 @@ class RouterApp:
             priority, decision.queue, ticket.customer_tier or None, submitted_at
         )
         channel = convert.channel_name(ticket.channel)
-        state = await self.queues.enqueue(
+        submitted = await self.queues.submit(  # enqueue and the first offer: one round trip
             ticket.id,
             decision.queue,
             decision.priority or 3,
@@ -187,21 +189,18 @@ class RouterApp:
                 "resolve_by": deadlines.resolve_at.timestamp(),
             },
         )
+        state = submitted.ticket
         if not state.created:  # another process won the race for this id
             return self._stored(state, created=False)
         self.recorder.submitted(ticket_row(ticket, scores, decision, submitted_at.timestamp()))
         rule = decision.rule_id or _REASON_NAMES.get(decision.reason, "model")
         self.metrics.record_submitted(decision.queue, rule, priority, channel)
         self.metrics.record_routed(decision.queue, rule, priority, channel)
-        offers = await self.assign_queue(
-            decision.queue, limit=1, submitted={ticket.id: submitted_at.timestamp()}
-        )
-        for offer in offers:  # offered at once: the reply says so without reading it back
-            if offer.ticket_id == ticket.id:
-                state = replace(
-                    state, status=TicketStatus.OFFERED, agent_id=offer.agent_id,
-                    offer_expires_at=offer.expires_at, offers_made=1,
-                )
+        if submitted.offer is not None:
+            offer = submitted.offer
+            await self._offer_made(
+                offer, submitted_at.timestamp() if offer.ticket_id == ticket.id else None
+            )
         return Routed(True, state, ticket, scores, decision)
 
     async def score_and_route(
@@ -216,21 +215,18 @@ class RouterApp:
     ) -> tuple[pb.Scores, Decision, Any]:
         """Scores, the rule set's decision, and the chosen queue's stats (None if unknown)."""
         started = time.perf_counter()
-        scores = self.scoring.score(ticket, None, explain=explain)
-        decision = rule_set.decide(ticket_values(ticket), score_values(scores))
-        stats = await self._queue_state(decision.queue)
-        if stats is not None:  # SLA risk depends on the state of the queue it joins
-            # the model's priority, already predicted: the risk model need not predict it again
-            predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
-            scores.sla_risk = self.scoring.sla_risk(ticket, stats, predicted)
+        # SLA risk depends on the state of the queue the ticket joins, which the other scores
+        # and the rules choose: it is scored last, once.
+        # Rules that test it see the risk without a queue state (scored only for them).
+        scores = self.scoring.score(ticket, None, explain=explain, sla_risk=False)
+        # the model's priority, already predicted: the risk model need not predict it again
+        predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
+        rule_scores = RuleScores(scores, lambda: self.scoring.sla_risk(ticket, None, predicted))
+        decision = rule_set.decide(ticket_values(ticket), rule_scores)
+        stats = await self.queue_states.get(decision.queue)
+        scores.sla_risk = self.scoring.sla_risk(ticket, stats, predicted)
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
         return scores, decision, stats
-
-    async def _queue_state(self, queue: str) -> Any:
-        try:
-            return await self.queues.queue_stats(queue)
-        except NotFound:
-            return None
 
     def _stored(self, state: TicketState, *, created: bool) -> Routed:
         data = state.data or {}
@@ -446,8 +442,8 @@ class RouterApp:
         for offer in await self.queues.expire_due(200):
             self.metrics.record_offer("expired", offer.queue, None, offer.channel)
         for queue in await self.queues.list_queues():
-            stats = await self.queues.queue_stats(queue.name)
-            if stats.depth and stats.agents_available:
+            stats = await self.queue_states.read(queue.name)  # also keeps submissions' view fresh
+            if stats is not None and stats.depth and stats.agents_available:
                 await self.assign_queue(queue.name)
 
     async def _sweep_forever(self) -> None:

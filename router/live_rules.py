@@ -6,6 +6,7 @@ and swaps it in atomically (one reference assignment), so a decision uses one ve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from importlib import resources
 
 import redis.asyncio
@@ -15,7 +16,7 @@ from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.config_document import ConfigProblem, InvalidConfig
 from router.errors import NotFound
 from router.rule_store import RuleStore, RuleWatcher, StoredRuleSet
-from router.rules import Decision, RuleSet
+from router.rules import SCORE_FIELDS, Decision, RuleSet
 from router.sla.escalation import EscalationPolicy, load_escalation_policy
 from router.sla.policy import SlaPolicy, load_sla_policy
 
@@ -39,14 +40,34 @@ def ticket_values(ticket: pb.Ticket) -> dict[str, object]:
     }
 
 
-def score_values(scores: pb.Scores) -> dict[str, object]:
-    """The scores rules may test."""
-    return {
-        "category": scores.category or None,
-        "category_confidence": scores.category_confidence if scores.category else None,
-        "priority": convert.PRIORITY_NAMES.get(scores.priority),  # type: ignore[call-overload]
-        "sla_risk": scores.sla_risk,
-    }
+class RuleScores(Mapping[str, object]):
+    """The scores rules may test, with the SLA risk scored only when a rule tests it.
+
+    Args:
+        scores: the model's scores.
+        sla_risk: scores the risk on first use; None takes `scores.sla_risk` as it is.
+    """
+
+    def __init__(self, scores: pb.Scores, sla_risk: Callable[[], float] | None = None) -> None:
+        self._values: dict[str, object] = {
+            "category": scores.category or None,
+            "category_confidence": scores.category_confidence if scores.category else None,
+            "priority": convert.PRIORITY_NAMES.get(scores.priority),  # type: ignore[call-overload]
+        }
+        if sla_risk is None:
+            self._values["sla_risk"] = scores.sla_risk
+        self._sla_risk = sla_risk
+
+    def __getitem__(self, name: str) -> object:
+        if name == "sla_risk" and name not in self._values and self._sla_risk is not None:
+            self._values[name] = self._sla_risk()
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SCORE_FIELDS)
+
+    def __len__(self) -> int:
+        return len(SCORE_FIELDS)
 
 
 def decision_message(decision: Decision) -> pb.RoutingDecision:

@@ -50,12 +50,19 @@ class ScoringAdapter:
         return cls(load_or_train_default(settings.data_dir))
 
     def score(
-        self, ticket: pb.Ticket, stats: Any | None, *, explain: bool = False
+        self, ticket: pb.Ticket, stats: Any | None, *, explain: bool = False,
+        sla_risk: bool = True,
     ) -> pb.Scores:
-        """All scores of a ticket (SLA risk given the queue state, when known)."""
+        """All scores of a ticket (SLA risk given the queue state, when known).
+
+        Args:
+            sla_risk: False leaves the risk out (NaN), for a caller that scores it next in the
+                state of the queue the other scores route the ticket to (`sla_risk`).
+        """
         plain = scoring_ticket(ticket)
         state = queue_state(stats) if stats is not None else None
-        scores = self.scorer.score(plain, state)
+        tasks = None if sla_risk else [t for t in self.scorer.tasks if t != "sla_risk"]
+        scores = self.scorer.score(plain, state, tasks)
         message = pb.Scores(
             category=scores.category,
             category_confidence=scores.category_confidence,
@@ -73,6 +80,8 @@ class ScoringAdapter:
                     entry.contributions.add(feature=feature, contribution=value)
         return message
 
-    def sla_risk(self, ticket: pb.Ticket, stats: Any, priority: str = "") -> float:
-        """The SLA-breach probability of a ticket joining a queue in the given state."""
-        return float(self.scorer.sla_risk(scoring_ticket(ticket), queue_state(stats, priority)))
+    def sla_risk(self, ticket: pb.Ticket, stats: Any | None, priority: str = "") -> float:
+        """The SLA-breach probability of a ticket joining a queue in the given state (None:
+        unknown, as for a queue that does not exist yet)."""
+        state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+        return float(self.scorer.sla_risk(scoring_ticket(ticket), state))

@@ -280,17 +280,24 @@ class Scorer:
             model_version=self.version,
         )
 
-    def score(self, ticket: Ticket, queue_state: QueueState | None = None) -> Scores:
+    def score(
+        self,
+        ticket: Ticket,
+        queue_state: QueueState | None = None,
+        tasks: Sequence[str] | None = None,
+    ) -> Scores:
         """Score one ticket.
 
         Args:
             ticket: the ticket; missing fields, empty or huge text and unknown values are fine.
             queue_state: the target queue's state at arrival (used by SLA risk).
+            tasks: only these tasks (default all); the others' scores stay empty (NaN risk),
+                e.g. category and priority first, SLA risk once the queue is known.
 
         Raises:
             InvalidArgument: `ticket` is not a Ticket.
         """
-        _, raws = self._raw_scores(_normalise(ticket), queue_state)
+        _, raws = self._raw_scores(_normalise(ticket), queue_state, tasks)
         return self._scores_from_raw(raws)
 
     def sla_risk(self, ticket: Ticket, queue_state: QueueState | None = None) -> float:

@@ -173,3 +173,30 @@ async def test_transfer_moves_and_reprioritizes(client: AsyncRouterClient) -> No
             tickets_pb.TransferTicketRequest(ticket_id=INVOICE.id, queue="no-such-queue"),
         )
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+
+RISK_RULES = """
+default_queue: triage
+default_priority: P3
+rules:
+  - id: never
+    when: {sla_risk: {lt: 0.0}}
+    route_to: never
+  - id: any-risk
+    when: {sla_risk: {ge: 0.0}}
+    route_to: risky
+"""
+
+
+async def test_rules_on_sla_risk_see_the_risk(client: AsyncRouterClient, router: Running) -> None:
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+
+    await client.call("RuleService", "PublishRules", rules_pb.PublishRulesRequest(
+        text=RISK_RULES, format=rules_pb.RULE_FORMAT_YAML))
+
+    reply = await client.submit_ticket(INVOICE)
+
+    # both rules test the risk: the first fails on it, the second matches on it
+    assert (reply.decision.queue, reply.decision.rule_id) == ("risky", "any-risk")
+    assert 0.0 <= reply.scores.sla_risk <= 1.0
