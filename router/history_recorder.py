@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 BATCH = 200
 """Most submissions written in one transaction."""
 
+GATHER_S = 0.25
+"""After a batch short of full, submissions gather this long before the next transaction: a
+transaction costs far more than its rows (at 120 tickets/s, flushing each row at once kept
+two executor threads busy for ~13 % of a core; gathered, ~5 %)."""
+
 
 def ticket_row(
     ticket: pb.Ticket, scores: pb.Scores, decision: pb.RoutingDecision, submitted_at: float
@@ -112,7 +117,10 @@ class HistoryRecorder:
             row = await self._pending.get()
             self._pending.put_nowait(row)
             try:
-                await self._flush()
+                written = await self._flush()
             except Unavailable as error:
                 logger.warning("history unavailable, will retry: %s", error)
                 await asyncio.sleep(1.0)
+                continue
+            if written < BATCH:  # let the next rows gather: one transaction for many
+                await asyncio.sleep(GATHER_S)
