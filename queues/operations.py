@@ -310,7 +310,13 @@ class Operations:
         skills: Mapping[str, int] | None = None,
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
+        sla_model_risk: float | None = None,
     ) -> Call[Submitted]:
+        risk = ""
+        if sla_model_risk is not None and not math.isnan(sla_model_risk):
+            if not 0.0 <= sla_model_risk <= 1.0:
+                raise InvalidArgument("must be a probability (0..1)", field="sla_model_risk")
+            risk = repr(float(sla_model_risk))
         return self._script(
             "submit",
             lambda reply: Submitted.from_record(reply, data),
@@ -318,6 +324,7 @@ class Operations:
                            deadline_ts=deadline_ts, data=data),
             self.head_window,
             self.candidate_bound,
+            risk,
         )
 
     def get_ticket(self, ticket_id: str) -> Call[TicketState | None]:

@@ -139,15 +139,20 @@ class QueueStore:
         skills: Mapping[str, int] | None = None,
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
+        sla_model_risk: float | None = None,
     ) -> Submitted:
         """`enqueue`, then `assign` on the ticket's queue, in one round trip (one script).
 
         A known id is returned unchanged and nothing is offered. Arguments and errors as for
-        `enqueue`.
+        `enqueue`, and:
+
+        Args:
+            sla_model_risk: the risk model's score of the ticket in this queue's state, kept
+                as its latest model risk (its first SLA check then reuses it); NaN for none.
         """
         return self._run(
             self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
-                            deadline_ts=deadline_ts, data=data)
+                            deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk)
         )
 
     def get_ticket(self, ticket_id: str) -> TicketState | None:
@@ -435,10 +440,11 @@ class AsyncQueueStore:
         skills: Mapping[str, int] | None = None,
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
+        sla_model_risk: float | None = None,
     ) -> Submitted:
         return await self._run(
             self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
-                            deadline_ts=deadline_ts, data=data))
+                            deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk))
 
     async def get_ticket(self, ticket_id: str) -> TicketState | None:
         return await self._run(self.ops.get_ticket(ticket_id))

@@ -188,6 +188,7 @@ class RouterApp:
                 "submitted_at": submitted_at.timestamp(),
                 "resolve_by": deadlines.resolve_at.timestamp(),
             },
+            sla_model_risk=scores.sla_risk,
         )
         state = submitted.ticket
         if not state.created:  # another process won the race for this id

@@ -377,8 +377,10 @@ end
 
 -- Put a new ticket at its place in a queue (enqueue.lua, submit.lua). Returns the existing
 -- record and false for a known id, the new record and true otherwise, or nil and an error reply
--- for an unknown queue. The arguments are enqueue.lua's ARGV[3..9].
-local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadline, data)
+-- for an unknown queue. The arguments are enqueue.lua's ARGV[3..9], then optionally the SLA
+-- risk the model gave the ticket just now (its first SLA check then need not score it again).
+local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadline, data,
+                              model_risk)
   local existing = load_ticket(ticket_id)
   if existing then return existing, false end
   if not queue_config(queue) then
@@ -389,6 +391,9 @@ local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadl
              skills = cjson.decode(skills), enqueued_ms = NOW, skip = {}}
   if deadline ~= '' then t.deadline_ms = tonumber(deadline) end
   if data ~= '' then t.data = data end
+  if model_risk and model_risk ~= '' then
+    t.sla_model_risk, t.sla_scored_ms = tonumber(model_risk), NOW
+  end
   add_waiting(t, false)
   save_ticket(t)
   redis.call('ZADD', K_SLA_CHECKS, int(NOW), t.id)  -- first SLA check: at once

@@ -9,7 +9,7 @@ import pytest
 
 from queues import QueueStore, TicketStatus
 from queues.events import Event
-from router.errors import NotFound
+from router.errors import InvalidArgument, NotFound
 
 
 def test_submit_offers_the_new_ticket_at_once_when_an_agent_fits(
@@ -72,4 +72,24 @@ def test_submit_refuses_an_unknown_queue(store: QueueStore) -> None:
     with pytest.raises(NotFound, match="queue nowhere does not exist") as error:
         store.submit("t1", "nowhere", 1, "email")
     assert error.value.field == "queue"
+    assert store.get_ticket("t1") is None
+
+
+def test_the_submissions_model_risk_spares_the_first_sla_check_a_scoring(
+    store: QueueStore,
+) -> None:
+    store.submit("scored", "support", 3, "email", sla_model_risk=0.25)
+    store.submit("unscored", "support", 3, "email")
+
+    claimed = {c.ticket.ticket_id: c for c in store.claim_sla_checks(10, 60.0).checks}
+
+    assert claimed["scored"].rescore is False
+    assert claimed["scored"].ticket.sla_model_risk == 0.25
+    assert claimed["unscored"].rescore is True
+
+
+def test_submit_refuses_a_risk_that_is_no_probability(store: QueueStore) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        store.submit("t1", "support", 3, "email", sla_model_risk=1.5)
+    assert error.value.field == "sla_model_risk"
     assert store.get_ticket("t1") is None
