@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -96,6 +97,10 @@ async def serve(settings: Settings, on_ready: Callable[[Running], None] | None =
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_router(settings) as running:
+        # Everything loaded so far (libraries, the model) lives as long as the process: keep
+        # it out of the collector's full passes, which would otherwise walk its ~200,000
+        # objects (about 0.25 s with the default model here) while RPCs wait.
+        gc.freeze()
         if on_ready is not None:
             on_ready(running)
         await stop.wait()
