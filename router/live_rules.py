@@ -44,22 +44,20 @@ class RuleScores(Mapping[str, object]):
     """The scores rules may test, with the SLA risk scored only when a rule tests it.
 
     Args:
-        scores: the model's scores.
-        sla_risk: scores the risk on first use; None takes `scores.sla_risk` as it is.
+        scores: the model's category and priority scores.
+        sla_risk: scores the risk, called on first use.
     """
 
-    def __init__(self, scores: pb.Scores, sla_risk: Callable[[], float] | None = None) -> None:
+    def __init__(self, scores: pb.Scores, sla_risk: Callable[[], float]) -> None:
         self._values: dict[str, object] = {
             "category": scores.category or None,
             "category_confidence": scores.category_confidence if scores.category else None,
             "priority": convert.PRIORITY_NAMES.get(scores.priority),  # type: ignore[call-overload]
         }
-        if sla_risk is None:
-            self._values["sla_risk"] = scores.sla_risk
         self._sla_risk = sla_risk
 
     def __getitem__(self, name: str) -> object:
-        if name == "sla_risk" and name not in self._values and self._sla_risk is not None:
+        if name == "sla_risk" and name not in self._values:
             self._values[name] = self._sla_risk()
         return self._values[name]
 
