@@ -31,7 +31,7 @@ from router.history_recorder import HistoryRecorder, ticket_row
 from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
-from router.queue_snapshot import QueueSnapshot
+from router.queue_states import RecentQueueStates
 from router.rule_store import StoredRuleSet
 from router.rules import Decision, RuleSet
 from router.scoring_adapter import ScoringAdapter
@@ -93,7 +93,7 @@ class RouterApp:
             )
         )
         self.queues = AsyncQueueStore(self.client)
-        self.queue_states = QueueSnapshot(self.queues)
+        self.queue_states = RecentQueueStates(self.queues)
         self.rules = LiveRules(self.client)
         from queues.events import AsyncEventReader
 
@@ -216,16 +216,16 @@ class RouterApp:
     ) -> tuple[pb.Scores, Decision, Any]:
         """Scores, the rule set's decision, and the chosen queue's stats (None if unknown)."""
         started = time.perf_counter()
-        # SLA risk depends on the state of the queue the ticket joins, which the other scores
-        # and the rules choose: it is scored last, once.
-        # Rules that test it see the risk without a queue state (scored only for them).
+        # SLA risk depends on the queue the ticket joins and the priority it joins it with,
+        # which the other scores and the rules choose: it is scored last, once, as the SLA
+        # sweep scores it (the sweep keeps this value until its next scoring). Rules that test
+        # the risk see it without a queue state, at the model's priority (scored only for them).
         scores = self.scoring.score(ticket, None, explain=explain, sla_risk=False)
-        # the model's priority, already predicted: the risk model need not predict it again
         predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
         rule_scores = RuleScores(scores, lambda: self.scoring.sla_risk(ticket, None, predicted))
         decision = rule_set.decide(ticket_values(ticket), rule_scores)
         stats = await self.queue_states.get(decision.queue)
-        scores.sla_risk = self.scoring.sla_risk(ticket, stats, predicted)
+        scores.sla_risk = self.scoring.sla_risk(ticket, stats, str(decision.priority))
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
         return scores, decision, stats
 
@@ -343,22 +343,15 @@ class RouterApp:
         await self.assign_agent(agent_id)
         return state
 
-    async def assign_queue(
-        self, queue: str, *, limit: int = ASSIGN_BURST, submitted: dict[str, float] | None = None
-    ) -> list[Offer]:
-        """Make up to `limit` offers from the head of `queue`.
-
-        Args:
-            submitted: submission times of tickets the caller has just enqueued (so an offer
-                of one is its first, and the ticket need not be read back).
-        """
+    async def assign_queue(self, queue: str, *, limit: int = ASSIGN_BURST) -> list[Offer]:
+        """Make up to `limit` offers from the head of `queue`."""
         offers = []
         for _ in range(limit):
             offer = await self.queues.assign(queue)
             if offer is None:
                 break
             offers.append(offer)
-            await self._offer_made(offer, (submitted or {}).get(offer.ticket_id))
+            await self._offer_made(offer)
         return offers
 
     async def _offer_made(self, offer: Offer, first_submitted_at: float | None = None) -> None:

@@ -200,3 +200,37 @@ async def test_rules_on_sla_risk_see_the_risk(client: AsyncRouterClient, router:
     # both rules test the risk: the first fails on it, the second matches on it
     assert (reply.decision.queue, reply.decision.rule_id) == ("risky", "any-risk")
     assert 0.0 <= reply.scores.sla_risk <= 1.0
+
+
+URGENT_RULES = """
+default_queue: triage
+default_priority: P4
+rules:
+  - id: refunds-urgent
+    when: {subject: {matches: "(?i)refund"}}
+    set_priority: P1
+    route_to: urgent
+"""
+
+
+async def test_the_sla_risk_is_scored_at_the_priority_the_ticket_is_queued_with(
+    client: AsyncRouterClient, router: Running
+) -> None:
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+    from router.scoring_adapter import scoring_ticket
+    from scoring.features import QueueState
+
+    await client.call("RuleService", "PublishRules", rules_pb.PublishRulesRequest(
+        text=URGENT_RULES, format=rules_pb.RULE_FORMAT_YAML))
+    ticket = make_ticket("t-refund", "Refund please", "I was charged twice.", channel="email")
+
+    reply = await client.submit_ticket(ticket)
+
+    assert reply.decision.priority == pb.PRIORITY_P1
+    # the queue was empty when the ticket came: its state at arrival is known exactly
+    scorer, plain = router.app.scoring.scorer, scoring_ticket(ticket)
+    at = {p: scorer.sla_risk(plain, QueueState(0, 0, 0.0, priority=p)) for p in ("P1", "P4")}
+    assert at["P1"] != at["P4"]  # the priority matters to the risk model, so this can fail
+    assert reply.scores.sla_risk == pytest.approx(at["P1"], abs=1e-9)
+    stored = await router.app.queues.get_ticket("t-refund")
+    assert stored is not None and stored.sla_model_risk == pytest.approx(at["P1"], abs=1e-9)

@@ -1,10 +1,12 @@
-"""Recent queue states, shared by a router's submissions, sweeps and SLA re-scoring.
+"""Recent queue states: what a router's submissions score their SLA risk against.
 
-The SLA risk of a submission depends on the state of the queue it joins (depth, oldest wait,
-agents available). Reading it from Redis costs a round trip per ticket, which at hundreds of
-tickets a second is a large share of a router's CPU; a state a fraction of a second old predicts
-a breach hours away just as well. So each state read is kept for `max_age_s`, and the sweeper,
-which reads every queue's state several times a second anyway, keeps them fresh.
+The SLA risk of a submission depends on the state of the queue it joins at arrival (depth,
+oldest wait, agents available; the ticket itself not counted, as in training). Reading it from
+Redis costs a round trip per ticket, a large share of a router's CPU at hundreds of tickets a
+second, while a state a fraction of a second old predicts a breach hours away as well. So each
+state read is kept for `max_age_s`, and the sweeper, which reads every queue's state several
+times a second anyway, keeps them fresh. The risk scored on submission stays the ticket's
+model risk until the SLA sweep scores it again (`router.sla.sweep`, in the state it then reads).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ MAX_AGE_S = 0.5
 
 
 @dataclass
-class QueueSnapshot:
+class RecentQueueStates:
     """The latest state read of each queue, with when it was read."""
 
     queues: AsyncQueueStore
