@@ -77,7 +77,8 @@ class HistoryRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         with contextlib.suppress(Unavailable):
-            await self._flush()
+            while await self._flush():  # every pending row, not one batch
+                pass
 
     def submitted(self, row: TicketCreate) -> None:
         """Queue a submission for the history (never blocks the caller)."""
