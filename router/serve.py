@@ -100,6 +100,7 @@ async def serve(settings: Settings, on_ready: Callable[[Running], None] | None =
         # Everything loaded so far (libraries, the model) lives as long as the process: keep
         # it out of the collector's full passes, which would otherwise walk its ~200,000
         # objects (about 0.25 s with the default model here) while RPCs wait.
+        gc.collect()  # what is garbage now is freed, not kept for ever
         gc.freeze()
         if on_ready is not None:
             on_ready(running)
