@@ -16,6 +16,7 @@ from queues.models import (
     QueueConfig,
     QueueStats,
     SlaCheck,
+    Submitted,
     TicketState,
     TicketStatus,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "QueueStats",
     "QueueStore",
     "SlaCheck",
+    "Submitted",
     "TicketState",
     "TicketStatus",
 ]

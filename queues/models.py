@@ -221,8 +221,9 @@ class Offer:
 class Submitted:
     """What `submit` did: the ticket (new or the existing one) and the offer it made, if any.
 
-    The offer is the first one the queue could make: usually of this ticket, but of an older
-    waiting ticket when one is ahead of it.
+    The offer is the first one the queue could make, of the first ticket of its head that an
+    agent can take: usually this ticket; else one ahead of it (higher priority, earlier
+    deadline, older), or one behind it when no agent can take this one.
     """
 
     ticket: TicketState

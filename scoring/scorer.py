@@ -292,7 +292,7 @@ class Scorer:
             ticket: the ticket; missing fields, empty or huge text and unknown values are fine.
             queue_state: the target queue's state at arrival (used by SLA risk).
             tasks: only these tasks (default all); the others' scores stay empty (NaN risk),
-                e.g. category and priority first, SLA risk once the queue is known.
+                e.g. category and priority first, then `sla_risk` once the queue is known.
 
         Raises:
             InvalidArgument: `ticket` is not a Ticket.

@@ -1,6 +1,6 @@
--- submit: enqueue a new ticket and, in the same step, offer the head of its queue (usually that
--- ticket) to the best eligible agent: enqueue.lua then assign.lua in one round trip. A known id
--- is returned unchanged and nothing is offered.
+-- submit: enqueue a new ticket and, in the same step, make the queue's first offer (as
+-- assign.lua: usually of that ticket, else of another ticket near the head): enqueue.lua then
+-- assign.lua in one round trip. A known id is returned unchanged and nothing is offered.
 -- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3..9] as in enqueue.lua (ticket id, queue, priority, channel, skills, deadline, data)
 -- ARGV[10] head window, ARGV[11] candidate bound: as in assign.lua
