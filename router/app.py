@@ -124,6 +124,7 @@ class RouterApp:
         self._tasks.append(asyncio.create_task(self._sweep_forever(), name="sweeper"))
         self.sla_sweep = SlaSweep(self.queues, self.rules, self.scoring, self.metrics,
                                   create_queue=self._create_queue,
+                                  queue_states=self.queue_states,
                                   interval_s=self.settings.sla_rescore_interval_s)
         self._tasks.append(asyncio.create_task(self.sla_sweep.run(), name="sla-sweep"))
         self._history_thread = threading.Thread(

@@ -33,6 +33,7 @@ from router import convert
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import FailedPrecondition, NotFound, Unavailable
 from router.metrics import RouterMetrics
+from router.queue_states import RecentQueueStates
 from router.sla.escalation import (
     EscalationPolicy,
     EscalationStep,
@@ -217,6 +218,8 @@ class SlaSweep:
         risk: the SLA-risk model; None checks time-left triggers only.
         metrics: where escalations are counted.
         create_queue: creates a missing escalation queue (the app's queue defaults).
+        queue_states: the process's recent queue states, to re-score against (default: read
+            each sweep's queues from `queues`).
         interval_s: see `RESCORE_INTERVAL_S`.
         batch: see `CHECK_BATCH`.
         tick_s: see `CHECK_TICK_S`.
@@ -230,6 +233,7 @@ class SlaSweep:
         metrics: RouterMetrics,
         *,
         create_queue: Callable[[str], Awaitable[object]] | None = None,
+        queue_states: RecentQueueStates | None = None,
         interval_s: float = RESCORE_INTERVAL_S,
         batch: int = CHECK_BATCH,
         tick_s: float = CHECK_TICK_S,
@@ -239,6 +243,7 @@ class SlaSweep:
         self.risk = risk
         self.metrics = metrics
         self.create_queue = create_queue
+        self.queue_states = queue_states or RecentQueueStates(queues, max_age_s=0.0)
         self.interval_s = interval_s
         self.batch = batch
         self.tick_s = tick_s
@@ -377,13 +382,7 @@ class SlaSweep:
         return max(min(MIN_RECHECK_S, self.interval_s), min(waits))
 
     async def _queue_stats(self, names: Iterable[str]) -> dict[str, QueueStats | None]:
-        stats: dict[str, QueueStats | None] = {}
-        for name in sorted(names):
-            try:
-                stats[name] = await self.queues.queue_stats(name)
-            except NotFound:
-                stats[name] = None
-        return stats
+        return {name: await self.queue_states.get(name) for name in sorted(names)}
 
     async def _ensure_escalation_queues(self, policy: EscalationPolicy) -> None:
         """Create the queues a new escalation policy moves tickets to, once per policy."""
