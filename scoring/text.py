@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -90,7 +91,30 @@ def _fix_mojibake(text: str) -> str:
     try:
         return text.encode("cp1252").decode("utf-8")
     except UnicodeError:
-        return ftfy.fix_text(text)
+        return _ftfy_by_line(text)
+
+
+def _ftfy_by_line(text: str) -> str:
+    """`ftfy.fix_text(text)`, remembering each line's fix.
+
+    ftfy fixes a text line by line, each line on its own, except that from the first line with a
+    "<" on it no longer unescapes HTML. Lines repeat across tickets (greetings, signatures,
+    disclaimers, templates): a remembered line costs a lookup instead of ftfy's ~30 us.
+    """
+    lines = text.split("\n")
+    fixed = []
+    unescape = True  # ftfy's "auto": until a line contains "<"
+    for k, line in enumerate(lines):
+        segment = line if k == len(lines) - 1 else line + "\n"
+        unescape = unescape and "<" not in segment
+        fixed.append(_ftfy_line(segment, unescape))
+    return "".join(fixed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _ftfy_line(segment: str, unescape_html: bool) -> str:
+    """ftfy's fix of one line (ending in its newline), as in the middle of `ftfy.fix_text`."""
+    return ftfy.fix_text(segment, unescape_html="auto" if unescape_html else False)
 
 
 def words_of(clean: str) -> list[str]:
