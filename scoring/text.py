@@ -107,8 +107,13 @@ def _ftfy_by_line(text: str) -> str:
     for k, line in enumerate(lines):
         segment = line if k == len(lines) - 1 else line + "\n"
         unescape = unescape and "<" not in segment
-        fixed.append(_ftfy_line(segment, unescape))
+        remember = len(segment) <= _FTFY_LINE_CHARS  # bounds the memory; repeated lines are short
+        fixed.append((_ftfy_line if remember else _ftfy_line.__wrapped__)(segment, unescape))
     return "".join(fixed)
+
+
+_FTFY_LINE_CHARS = 300
+"""Lines up to this length have their ftfy fix remembered (at most 4,096 of them)."""
 
 
 @functools.lru_cache(maxsize=4096)

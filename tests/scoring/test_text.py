@@ -27,6 +27,7 @@ def test_cleaning_fixes_mojibake_and_drops_headers_and_signatures() -> None:
     "Rabatt für Schulen\nGibt es einen Rabatt fÃ¼r Schulen?\nMit freundlichen GrÃ¼ÃŸen,\n",
     "fÃ¼r &amp; <b>x</b>\nGrÃ¼ÃŸe &amp; mehr\n",  # no HTML unescaping from the "<" line on
     "&lt;tag&gt; fÃ¼r\r\n‘quoted’ ﬁle ＡＢ\x00\x1b[31m\n\n",
+    "Rabatt für Schulen\n" + "Gibt es einen Rabatt fÃ¼r Schulen? " * 20,  # a line too long to keep
     "",
 ])
 def test_ftfy_line_by_line_equals_ftfy(text: str) -> None:
