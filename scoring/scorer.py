@@ -337,34 +337,34 @@ class Scorer:
         if not tickets:
             return []
         raws = self.raw_batch(tickets, queue_states)
-        sla: list[float] = [math.nan] * len(tickets)
-        per_task: dict[str, tuple[list[str], list[list[float]], list[int]]] = {}
+        n = len(tickets)
+        sla: list[float] = [math.nan] * n
+        # per classifier task, per ticket: chosen class, its probability, all probabilities
+        columns: dict[str, tuple[list[str], list[float], list[dict[str, float]]]] = {}
         for task, raw in raws.items():
             model = self.models[task]
             probs = model.probabilities(raw)
             if task == "sla_risk":
                 sla = probs.tolist()
-            else:
-                per_task[task] = (model.labels, probs.tolist(), np.argmax(probs, axis=1).tolist())
-        out = []
-        for i in range(len(tickets)):
-            category, confidence, category_probs = "", 0.0, {}
-            priority, priority_probs = "", {}
-            if "category" in per_task:
-                labels, rows, best = per_task["category"]
-                category, confidence = labels[best[i]], rows[i][best[i]]
-                category_probs = dict(zip(labels, rows[i], strict=True))
-            if "priority" in per_task:
-                labels, rows, best = per_task["priority"]
-                priority = labels[best[i]]
-                priority_probs = dict(zip(labels, rows[i], strict=True))
-            out.append(Scores(
-                category=category, category_confidence=confidence,
-                category_probabilities=category_probs, priority=priority,
-                priority_probabilities=priority_probs, sla_risk=sla[i],
-                model_version=self.version,
-            ))
-        return out
+                continue
+            labels, rows = model.labels, probs.tolist()
+            best = np.argmax(probs, axis=1).tolist()
+            columns[task] = (
+                [labels[b] for b in best],
+                [row[b] for row, b in zip(rows, best, strict=True)],
+                [dict(zip(labels, row, strict=True)) for row in rows],
+            )
+        for task in ("category", "priority"):
+            columns.setdefault(task, ([""] * n, [0.0] * n, [{} for _ in range(n)]))
+        category, confidence, category_probs = columns["category"]
+        priority, _, priority_probs = columns["priority"]
+        version = self.version
+        return [
+            Scores(*fields, version)
+            for fields in zip(
+                category, confidence, category_probs, priority, priority_probs, sla, strict=True
+            )
+        ]
 
     def raw_batch(
         self, tickets: Sequence[Ticket], queue_states: Sequence[QueueState | None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import re
@@ -42,7 +43,6 @@ _DISCLAIMER = re.compile(
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _URL = re.compile(r"\bhttps?://\S+")
 _WORD = re.compile(r"\w\w+")
-_SPACE = re.compile(r"\s+")
 
 WORD_PREFIX = "w:"
 BIGRAM_PREFIX = "b:"
@@ -82,7 +82,8 @@ def clean_text(text: str | None) -> str:
         text = _URL.sub(" urladdress ", text)
     if "@" in text:
         text = _EMAIL.sub(" emailaddress ", text)
-    return _SPACE.sub(" ", text).strip().lower()[:MAX_CLEAN_CHARS]
+    # str.split() splits on the characters regex \s matches, and is several times faster
+    return " ".join(text.split()).lower()[:MAX_CLEAN_CHARS]
 
 
 def _fix_mojibake(text: str) -> str:
@@ -90,7 +91,35 @@ def _fix_mojibake(text: str) -> str:
     try:
         return text.encode("cp1252").decode("utf-8")
     except UnicodeError:
-        return ftfy.fix_text(text)
+        return _ftfy_by_line(text)
+
+
+def _ftfy_by_line(text: str) -> str:
+    """`ftfy.fix_text(text)`, remembering each line's fix.
+
+    ftfy fixes a text line by line, each line on its own, except that from the first line with a
+    "<" on it no longer unescapes HTML. Lines repeat across tickets (greetings, signatures,
+    disclaimers, templates): a remembered line costs a lookup instead of ftfy's ~30 us.
+    """
+    lines = text.split("\n")
+    fixed = []
+    unescape = True  # ftfy's "auto": until a line contains "<"
+    for k, line in enumerate(lines):
+        segment = line if k == len(lines) - 1 else line + "\n"
+        unescape = unescape and "<" not in segment
+        remember = len(segment) <= _FTFY_LINE_CHARS  # bounds the memory; repeated lines are short
+        fixed.append((_ftfy_line if remember else _ftfy_line.__wrapped__)(segment, unescape))
+    return "".join(fixed)
+
+
+_FTFY_LINE_CHARS = 300
+"""Lines up to this length have their ftfy fix remembered (at most 4,096 of them)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _ftfy_line(segment: str, unescape_html: bool) -> str:
+    """ftfy's fix of one line (ending in its newline), as in the middle of `ftfy.fix_text`."""
+    return ftfy.fix_text(segment, unescape_html="auto" if unescape_html else False)
 
 
 def words_of(clean: str) -> list[str]:
@@ -128,15 +157,21 @@ class TextVectorizer:
 
     It matches what scikit-learn's `TfidfVectorizer` (sublinear tf, smooth idf) would compute for
     these terms, but vectorizes one text in tens of microseconds: vocabulary lookups are plain
-    dict gets and each word's character n-gram ids are cached.
+    dict gets and each word's ids (its own term and its character n-grams) are cached.
     """
 
     def __init__(self, vocabulary: dict[str, int], idf: np.ndarray, n_word_terms: int) -> None:
         self.vocabulary = vocabulary
         self.idf = idf.astype(np.float64)
         self.n_word_terms = n_word_terms
-        self._char_cache: dict[str, array] = {}
+        self._word_cache: dict[str, array] = {}
         self._terms: list[str] | None = None
+        # bigram ids by word pair: looking up the pairs `pairwise` yields builds no strings
+        self._bigrams = {
+            (pair[0], pair[1]): i
+            for term, i in vocabulary.items()
+            if term.startswith(BIGRAM_PREFIX) and len(pair := term[2:].split(" ")) == 2
+        }
 
     @property
     def n_features(self) -> int:
@@ -192,16 +227,28 @@ class TextVectorizer:
             self._terms = self.terms()
         return [self._terms[int(i)] for i in indices]
 
-    def _char_ids(self, word: str) -> array:
-        ids = self._char_cache.get(word)
+    def _word_ids(self, word: str) -> array:
+        """Column ids of a word's own term and of its character n-grams, cached per word."""
+        ids = self._word_cache.get(word)
         if ids is None:
             vocab = self.vocabulary
+            grams = [WORD_PREFIX + word, *_char_grams(word)]
             # a C int array: extending another array with it is a copy, not a Python loop
-            ids = array("i", [i for g in _char_grams(word) if (i := vocab.get(g)) is not None])
-            if len(self._char_cache) > 200_000:  # bound memory on endless new words
-                self._char_cache.clear()
-            self._char_cache[word] = ids
+            ids = array("i", [i for g in grams if (i := vocab.get(g)) is not None])
+            if len(self._word_cache) > 200_000:  # bound memory on endless new words
+                self._word_cache.clear()
+            self._word_cache[word] = ids
         return ids
+
+    def _add_term_ids(self, clean: str, out: array) -> None:
+        """Append the column ids (with repeats, in no order) of every term of a cleaned text."""
+        words = words_of(clean)
+        bigram_get = self._bigrams.get
+        out.extend([i for pair in itertools.pairwise(words) if (i := bigram_get(pair)) is not None])
+        cache_get = self._word_cache.get
+        for w in words:
+            ids = cache_get(w)
+            out.extend(self._word_ids(w) if ids is None else ids)
 
     def transform_one(self, clean: str) -> tuple[np.ndarray, np.ndarray]:
         """Vectorize one cleaned text.
@@ -209,37 +256,28 @@ class TextVectorizer:
         Returns:
             (column indices int32, tf-idf values float64), sorted by column.
         """
-        word_ids, char_ids = self._term_ids(clean)
-        blocks = [self._weigh(ids) for ids in (word_ids, char_ids) if ids]
-        if not blocks:
+        ids = array("i")
+        self._add_term_ids(clean, ids)
+        if not ids:
             return np.empty(0, dtype=np.int32), np.empty(0, dtype=np.float64)
+        ids_sorted = np.sort(np.frombuffer(ids, dtype=np.int32))
+        cut = int(np.searchsorted(ids_sorted, self.n_word_terms))  # word terms come first
+        blocks = [self._weigh(b) for b in (ids_sorted[:cut], ids_sorted[cut:]) if len(b)]
         if len(blocks) == 1:
             return blocks[0]
         return np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks])
 
-    def _term_ids(self, clean: str) -> tuple[list[int], array]:
-        """Column ids (with repeats) of the word terms and of the character terms of a text."""
-        vocab_get = self.vocabulary.get
-        words = words_of(clean)
-        word_ids = [i for w in words if (i := vocab_get(WORD_PREFIX + w)) is not None]
-        word_ids += [
-            i
-            for a, b in itertools.pairwise(words)
-            if (i := vocab_get(f"{BIGRAM_PREFIX}{a} {b}")) is not None
-        ]
-        char_ids = array("i")
-        cache_get = self._char_cache.get
-        for w in words:
-            ids = cache_get(w)
-            char_ids.extend(ids if ids is not None else self._char_ids(w))
-        return word_ids, char_ids
-
-    def _weigh(self, ids: list[int] | array) -> tuple[np.ndarray, np.ndarray]:
-        """Sublinear tf times idf, L2-normalised, for one block's term ids (with repeats)."""
-        ids_sorted = np.sort(np.asarray(ids, dtype=np.int32))
-        starts = np.flatnonzero(np.diff(ids_sorted, prepend=-1))
+    def _weigh(self, ids_sorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sublinear tf times idf, L2-normalised, for one block's sorted term ids (with repeats)."""
+        # where each run of equal ids starts, and its length (np.diff's set-up costs more here)
+        first = np.empty(len(ids_sorted), dtype=bool)
+        first[0] = True
+        np.not_equal(ids_sorted[1:], ids_sorted[:-1], out=first[1:])
+        starts = np.flatnonzero(first)
         idx = ids_sorted[starts]
-        tf = np.diff(starts, append=len(ids_sorted))
+        tf = np.empty(len(starts), dtype=np.int64)
+        tf[:-1] = starts[1:] - starts[:-1]
+        tf[-1] = len(ids_sorted) - starts[-1]
         val = (1.0 + np.log(tf)) * self.idf[idx]
         val /= math.sqrt(float(val @ val))
         return idx, val
@@ -252,14 +290,12 @@ class TextVectorizer:
         ids = array("i")  # a C buffer: no per-item conversion to numpy later
         indptr = [0]
         for text in cleaned:
-            word_ids, char_ids = self._term_ids(text)
-            ids.extend(word_ids)
-            ids.extend(char_ids)
+            self._add_term_ids(text, ids)
             indptr.append(len(ids))
         n_rows = len(indptr) - 1
         indices = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.empty(0, np.int32)
         counts = sparse.csr_matrix(
-            (np.ones(len(indices)), indices, np.asarray(indptr, dtype=np.int64)),
+            (np.ones(len(indices), dtype=np.int32), indices, np.asarray(indptr, dtype=np.int64)),
             shape=(n_rows, self.n_features),
         )
         counts.sum_duplicates()  # repeated terms become counts (and indices get sorted)
@@ -267,5 +303,6 @@ class TextVectorizer:
         data = (1.0 + np.log(counts.data)) * self.idf[counts.indices]
         block = entry_rows * 2 + (counts.indices >= self.n_word_terms)
         norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * n_rows))
-        counts.data = data / norms[block]
-        return counts
+        return sparse.csr_matrix(
+            (data / norms[block], counts.indices, counts.indptr), shape=counts.shape
+        )

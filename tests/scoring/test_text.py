@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ftfy
 import numpy as np
+import pytest
 
-from scoring.text import MAX_CLEAN_CHARS, TextVectorizer, clean_text
+from scoring.text import MAX_CLEAN_CHARS, TextVectorizer, _ftfy_by_line, clean_text
 
 
 def test_cleaning_fixes_mojibake_and_drops_headers_and_signatures() -> None:
@@ -19,6 +21,18 @@ def test_cleaning_fixes_mojibake_and_drops_headers_and_signatures() -> None:
     assert "anna@example.com" not in clean and "monday" not in clean
     assert "regards" not in clean and "confidential" not in clean
     assert "urladdress" in clean
+
+
+@pytest.mark.parametrize("text", [
+    "Rabatt für Schulen\nGibt es einen Rabatt fÃ¼r Schulen?\nMit freundlichen GrÃ¼ÃŸen,\n",
+    "fÃ¼r &amp; <b>x</b>\nGrÃ¼ÃŸe &amp; mehr\n",  # no HTML unescaping from the "<" line on
+    "&lt;tag&gt; fÃ¼r\r\n‘quoted’ ﬁle ＡＢ\x00\x1b[31m\n\n",
+    "Rabatt für Schulen\n" + "Gibt es einen Rabatt fÃ¼r Schulen? " * 20,  # a line too long to keep
+    "",
+])
+def test_ftfy_line_by_line_equals_ftfy(text: str) -> None:
+    assert _ftfy_by_line(text) == ftfy.fix_text(text)
+    assert _ftfy_by_line(text) == ftfy.fix_text(text)  # remembered lines too
 
 
 def test_cleaning_handles_odd_input() -> None:
