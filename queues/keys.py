@@ -50,6 +50,7 @@ carry the same hash tag, hence the same slot as the declared keys.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -154,6 +155,12 @@ class Keys:
     @property
     def sla_checks(self) -> str:
         return self.prefix + "sla_checks"
+
+    def history_writer(self, database: str) -> str:
+        """Lease of the one router process that drains the tenant's events into the history
+        database `database` (its URL; routers writing to other databases hold their own)."""
+        digest = hashlib.sha256(database.encode()).hexdigest()[:16]
+        return f"{self.prefix}history_writer:{digest}"
 
     def derived(self, name: str, **parts: str | int) -> str:
         """A per-queue key, e.g. `derived("waiting", queue="billing")`."""

@@ -8,6 +8,7 @@ safe to run concurrently (the queue scripts are atomic, the history writer idemp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -26,6 +27,7 @@ from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
+from router.history.lease import STANDBY_WAIT_S, WriterLease
 from router.history.writer import HistoryWriter
 from router.history_recorder import HistoryRecorder, ticket_row
 from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
@@ -454,9 +456,13 @@ class RouterApp:
     def _write_history(self) -> None:
         client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
         writer = HistoryWriter(self.engine, EventReader(client))
+        lease = WriterLease(client, self.queues.keys.history_writer(self.settings.history_url))
         try:
             while not self._stop_history.is_set():
                 try:
+                    if not lease.hold():  # another router is the writer
+                        self._stop_history.wait(STANDBY_WAIT_S)
+                        continue
                     stored = writer.drain_once(block_ms=500)
                 except Unavailable:  # Redis or the database is down: wait it out
                     self._stop_history.wait(1.0)
@@ -464,6 +470,8 @@ class RouterApp:
                 if stored < writer.batch_size:
                     self._stop_history.wait(HISTORY_GATHER_S)
         finally:
+            with contextlib.suppress(Unavailable):
+                lease.release()
             client.close()
 
     def _queue_snapshot_sync(self) -> list[Any]:
