@@ -27,6 +27,7 @@ previous maximum; medians are reported, and each router maximum is divided by th
 of the same repeat, since the machine's other load varies.
 
     python benchmarks/submit.py [--quick] [--json] [--metrics on|off|both] [--repeat 3]
+    python benchmarks/submit.py --at 150 --routers 1 --point-s 15   # one fixed rate only
 
 `--metrics both` runs every router configuration with metrics recorded (the default: SDK and
 Prometheus endpoint, scraped every 5 s) and off (`TICKET_ROUTER_METRICS_ENABLED=false`) and
@@ -567,6 +568,21 @@ async def run(bench: Bench) -> Maxima:
     return maxima
 
 
+async def run_at(bench: Bench, rate: float) -> list[Step]:
+    """`--at RATE`: every router configuration at one fixed rate, `--repeat` times, interleaved
+    (no echo server, no ramp): CPU per ticket and latency at a load the routers sustain."""
+    args = bench.args
+    steps = []
+    for repeat in range(1, args.repeat + 1):
+        for count, metrics in [(n, m) for n in args.routers for m in args.metric_modes]:
+            async with bench.routers(count, metrics) as servers, \
+                    stubs_for([s.port for s in servers]) as stubs, scraping(servers):
+                label = ("router", count, metrics, repeat)
+                await bench.measure(servers, stubs, label, *WARMUP, record=False)
+                steps.append(await bench.measure(servers, stubs, label, rate, args.point_s))
+    return steps
+
+
 # --- summary ----------------------------------------------------------------------------------
 
 
@@ -708,6 +724,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--point-s", type=float, default=None,
                         help="seconds at 500/s (default 8; --quick: 3)")
     parser.add_argument("--pause-s", type=float, default=0.5, help="rest between steps")
+    parser.add_argument("--at", type=float, default=None, metavar="RATE",
+                        help="only measure the routers at this fixed rate for --point-s seconds "
+                             "(CPU per ticket and latency; no echo, no ramp)")
     parser.add_argument("--tickets", type=int, default=2000, help="distinct demo tickets")
     parser.add_argument("--agents", type=int, default=24, help="agents registered (0: none)")
     parser.add_argument("--model", type=Path, default=None,
@@ -734,6 +753,16 @@ def main(argv: list[str] | None = None) -> None:
         workdir = Path(tmp)
         with private_redis(workdir) as server:
             bench = Bench(args, workdir, server, model_dir, tickets)
+            if args.at is not None:
+                steps = asyncio.run(run_at(bench, args.at))
+                print(json.dumps({"rate": args.at, "rows": [s.row() for s in steps]})
+                      if args.json else "\n".join(
+                          f"routers={s.routers} repeat {s.repeat}: achieved "
+                          f"{s.achieved_per_s:.1f}/s p50 {s.p50_ms:.2f} p99 {s.p99_ms:.2f} "
+                          f"p99.9 {s.p999_ms:.2f} ms, CPU ms per ticket: routers "
+                          f"{s.server_cpu_ms_per_call:.2f}, Redis {s.redis_cpu_ms_per_call:.2f}"
+                          for s in steps))
+                return
             maxima = asyncio.run(run(bench))
     result = summarise(bench, maxima)
     if args.json:
