@@ -36,7 +36,7 @@ from router.offer_hub import OfferHub
 from router.queue_states import RecentQueueStates
 from router.rule_store import StoredRuleSet
 from router.rules import Decision, RuleSet
-from router.scoring_adapter import ScoringAdapter
+from router.scoring_adapter import ScoringAdapter, scoring_ticket
 from router.settings import Settings
 from router.sla.sweep import SlaSweep
 from router.tasks import cancel_and_wait
@@ -223,12 +223,13 @@ class RouterApp:
         # which the other scores and the rules choose: it is scored last, once, as the SLA
         # sweep scores it (the sweep keeps this value until its next scoring). Rules that test
         # the risk see it without a queue state, at the model's priority (scored only for them).
-        scores = self.scoring.score(ticket, None, explain=explain, sla_risk=False)
+        plain = scoring_ticket(ticket)  # converted once for the two or three scorings
+        scores = self.scoring.score(plain, None, explain=explain, sla_risk=False)
         predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
-        rule_scores = RuleScores(scores, lambda: self.scoring.sla_risk(ticket, None, predicted))
+        rule_scores = RuleScores(scores, lambda: self.scoring.sla_risk(plain, None, predicted))
         decision = rule_set.decide(ticket_values(ticket), rule_scores)
         stats = await self.queue_states.get(decision.queue)
-        scores.sla_risk = self.scoring.sla_risk(ticket, stats, str(decision.priority))
+        scores.sla_risk = self.scoring.sla_risk(plain, stats, str(decision.priority))
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
         return scores, decision, stats
 

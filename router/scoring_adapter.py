@@ -19,8 +19,10 @@ EXPLAIN_TOP_K = 5
 """Contributions shown per task in an explanation."""
 
 
-def scoring_ticket(ticket: pb.Ticket) -> Ticket:
-    """The scorer's ticket from the proto one."""
+def scoring_ticket(ticket: pb.Ticket | Ticket) -> Ticket:
+    """The scorer's ticket from the proto one (one already converted is returned as it is)."""
+    if isinstance(ticket, Ticket):
+        return ticket
     return Ticket(**convert.ticket_fields(ticket))
 
 
@@ -50,7 +52,7 @@ class ScoringAdapter:
         return cls(load_or_train_default(settings.data_dir))
 
     def score(
-        self, ticket: pb.Ticket, stats: Any | None, *, explain: bool = False,
+        self, ticket: pb.Ticket | Ticket, stats: Any | None, *, explain: bool = False,
         sla_risk: bool = True,
     ) -> pb.Scores:
         """All scores of a ticket (SLA risk given the queue state, when known).
@@ -80,7 +82,9 @@ class ScoringAdapter:
                     entry.contributions.add(feature=feature, contribution=value)
         return message
 
-    def sla_risk(self, ticket: pb.Ticket, stats: Any | None, priority: str = "") -> float:
+    def sla_risk(
+        self, ticket: pb.Ticket | Ticket, stats: Any | None, priority: str = ""
+    ) -> float:
         """The SLA-breach probability of a ticket joining a queue in the given state (None:
         unknown, as for a queue that does not exist yet)."""
         state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
