@@ -26,6 +26,11 @@ _DTYPE_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
 
 LIGHTGBM_VERSION = lgb.__version__
 
+PARALLEL_ROWS = 2000
+"""Batches smaller than this are predicted on one thread: for them a second OpenMP thread
+saves less than it costs to start, and when the other core is busy its spin-waits cost
+milliseconds a call."""
+
 
 @contextmanager
 def lightgbm_errors(doing: str) -> Iterator[None]:
@@ -195,7 +200,8 @@ class BoosterModel:
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         """Raw scores of many rows, shape (n_rows, n_outputs)."""
         with lightgbm_errors("predicting"):
-            scores = self.booster.predict(matrix, raw_score=True, num_threads=2)
+            threads = 1 if len(matrix) < PARALLEL_ROWS else 2
+            scores = self.booster.predict(matrix, raw_score=True, num_threads=threads)
         return np.asarray(scores, dtype=np.float64).reshape(len(matrix), self.n_outputs)
 
     def raw_plain_one(self, row: np.ndarray) -> np.ndarray:
