@@ -246,8 +246,11 @@ def evaluate(
     except RouterError as error:
         _fail(error)
     if as_json:
-        payload: Any = [_summary(r) for r in results]
-        typer.echo(json.dumps(_clean_json(payload[0] if len(payload) == 1 else payload), indent=1))
+        summaries = [_summary(r) for r in results]
+        # one task: its summary; several: all of them, as `train --json` prints them
+        payload = summaries[0] if len(summaries) == 1 else {
+            "model": str(model), "version": scorer.version, "results": summaries}
+        typer.echo(json.dumps(_clean_json(payload), indent=1))
         return
     _print_table(results)
     print(f"report: {html}", file=sys.stderr)

@@ -91,3 +91,13 @@ def test_bad_flags_give_a_message_not_a_traceback(export: Path, tmp_path: Path) 
     missing = runner.invoke(app, ["evaluate", "--model", str(tmp_path / "none")])
     assert missing.exit_code == 2
     assert "metadata.json" in missing.output
+
+
+def test_evaluate_json_of_a_multi_task_model_is_one_object(saved_model: Path) -> None:
+    evaluated = CliRunner().invoke(app, ["evaluate", "--model", str(saved_model), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    report = _json(evaluated.output)
+    assert report["version"] == saved_model.name
+    assert [r["task"] for r in report["results"]] == list(Scorer.load(saved_model).tasks)
+    for result in report["results"]:
+        assert set(result["baselines"]) >= {"majority", "logreg"}
