@@ -5,10 +5,16 @@ Which calls may retry is declared in the proto, not here: each RPC's `idempotenc
 SubmitTicket with its caller-chosen id). Calls without it (AcceptOffer, RejectOffer,
 TransferTicket, PublishRules) never retry: repeating them could act twice.
 
-    code                 NO_SIDE_EFFECTS   IDEMPOTENT   other
-    UNAVAILABLE          retry             retry        raise
-    DEADLINE_EXCEEDED    retry             raise        raise
-    anything else        raise             raise        raise
+    code                             NO_SIDE_EFFECTS   IDEMPOTENT   other
+    UNAVAILABLE                      retry             retry        raise
+    RESOURCE_EXHAUSTED + RetryInfo   retry             retry        raise
+    DEADLINE_EXCEEDED                retry             raise        raise
+    anything else                    raise             raise        raise
+
+RESOURCE_EXHAUSTED retries only when the status carries a `google.rpc.RetryInfo`: a router
+refusing work beyond its admission limit sends one (the call did nothing and may be sent again,
+after at least the delay it gives); a size limit or a full Redis sends none, and repeating
+those cannot succeed.
 
 DEADLINE_EXCEEDED retries only reads: a write that timed out may still be running on the
 server, and piling repeats onto a slow server makes it slower. It only happens when an
@@ -31,6 +37,7 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
+from google.rpc import error_details_pb2, status_pb2
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -130,7 +137,46 @@ def _load_api_descriptors() -> None:
 
 def is_retryable(error: BaseException, idempotency: Idempotency) -> bool:
     """Whether a failed attempt of a call with this idempotency may be repeated."""
-    return isinstance(error, grpc.RpcError) and (_code(error) in RETRYABLE_CODES[idempotency])
+    if not isinstance(error, grpc.RpcError):
+        return False
+    code = _code(error)
+    if code is grpc.StatusCode.RESOURCE_EXHAUSTED and idempotency is not Idempotency.UNKNOWN:
+        return retry_delay_s(error) is not None
+    return code in RETRYABLE_CODES[idempotency]
+
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+"""Trailing metadata that carries the call's `google.rpc.Status` with its details."""
+
+
+def retry_delay_s(error: grpc.RpcError) -> float | None:
+    """The delay of the `google.rpc.RetryInfo` in a failed call's status; None without one."""
+    trailers = getattr(error, "trailing_metadata", None)
+    for key, value in (trailers() if callable(trailers) else None) or ():
+        if key != STATUS_DETAILS_KEY:
+            continue
+        for detail in status_pb2.Status.FromString(value).details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                info = error_details_pb2.RetryInfo()
+                detail.Unpack(info)
+                return info.retry_delay.ToNanoseconds() / 1e9
+    return None
+
+
+class _wait_at_least_retry_info:  # noqa: N801 (named like tenacity's own wait strategies)
+    """Exponential backoff with full jitter, but never shorter than the server's RetryInfo."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.backoff = wait_random_exponential(
+            multiplier=policy.initial_backoff_s, max=policy.max_backoff_s
+        )
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        wait = self.backoff(retry_state)
+        error = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(error, grpc.RpcError):
+            wait = max(wait, retry_delay_s(error) or 0.0)
+        return wait
 
 
 def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
@@ -173,9 +219,7 @@ def _retry_arguments(
 ) -> dict[str, Any]:
     return {
         "stop": stop_after_attempt(policy.max_attempts) | _stop_at_deadline(deadline),
-        "wait": wait_random_exponential(
-            multiplier=policy.initial_backoff_s, max=policy.max_backoff_s
-        ),
+        "wait": _wait_at_least_retry_info(policy),
         "retry": retry_if_exception(lambda error: is_retryable(error, idempotency)),
         "reraise": True,  # the caller sees the last gRPC error, not a tenacity RetryError
     }

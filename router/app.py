@@ -23,6 +23,7 @@ from queues.events import EventReader
 from queues.models import Assignment, Offer, TicketState
 from queues.store import AsyncQueueStore
 from router import convert
+from router.admission import AdmissionLimit
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
@@ -96,6 +97,9 @@ class RouterApp:
         )
         self.queues = AsyncQueueStore(self.client)
         self.queue_states = RecentQueueStates(self.queues)
+        # SubmitTicket and ScoreTicket share one bound: both score, the costly part of a call
+        self.admission = AdmissionLimit(self.settings.max_inflight_submissions,
+                                        "submissions and scorings")
         self.rules = LiveRules(self.client)
         from queues.events import AsyncEventReader
 

@@ -10,6 +10,7 @@
     │   ├── CapacityFull       the agent has no free capacity on the ticket's channel
     │   └── AgentUnavailable   the agent is away or offline
     ├── ResourceExhausted      a limit was reached (queue length, rate)
+    │   └── Overloaded         the router has as much work in progress as it takes; retry soon
     ├── Unavailable            a backing service (Redis, the database) is unreachable
     ├── Unauthenticated        no API key or an unknown one
     └── PermissionDenied       the key's role may not make this call
@@ -72,6 +73,19 @@ class AgentUnavailable(FailedPrecondition):
 
 class ResourceExhausted(RouterError):
     """A size or rate limit was reached."""
+
+
+class Overloaded(ResourceExhausted):
+    """The router is working on as many calls of this kind as it takes at once.
+
+    Args:
+        retry_after_s: how long the caller should wait before trying again (sent to it as
+            `google.rpc.RetryInfo`, which tells a client that the call may be retried).
+    """
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class Unavailable(RouterError):

@@ -38,6 +38,7 @@ DEFAULT_SLA_RESCORE_INTERVAL_S = 30.0
 """How often the live SLA sweep re-scores one ticket (the work is shared by all routers)."""
 
 DEFAULT_MAX_BODY_CHARS = 50_000
+DEFAULT_MAX_INFLIGHT_SUBMISSIONS = 128
 """Longest ticket body accepted; longer ones are refused with INVALID_ARGUMENT."""
 
 
@@ -87,6 +88,12 @@ class Settings(BaseSettings):
         description="Each waiting or unanswered ticket's SLA risk is re-scored at most this often.",
     )
     max_body_chars: int = Field(DEFAULT_MAX_BODY_CHARS, gt=0)
+    max_inflight_submissions: int = Field(
+        DEFAULT_MAX_INFLIGHT_SUBMISSIONS,
+        ge=0,
+        description="SubmitTicket and ScoreTicket calls one router works on at once; more are "
+        "refused with RESOURCE_EXHAUSTED and a retry delay (0: no limit).",
+    )
     api_keys_file: Path | None = Field(
         None, description="TOML/YAML file of API keys and their roles; unset disables auth."
     )

@@ -40,7 +40,8 @@ def status_code_for(error: BaseException) -> grpc.StatusCode:
 
 
 def rich_status(error: BaseException) -> status_pb2.Status:
-    """A `google.rpc.Status` for the error, with a BadRequest field violation where apt."""
+    """A `google.rpc.Status` for the error, with a BadRequest field violation where apt, and
+    a RetryInfo when the router is overloaded (the client may retry after its delay)."""
     code = status_code_for(error)
     message = str(error) if isinstance(error, errors.RouterError) else "internal error"
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
@@ -55,6 +56,12 @@ def rich_status(error: BaseException) -> status_pb2.Status:
                 ]
             )
         )
+        status.details.append(detail)
+    if isinstance(error, errors.Overloaded):
+        detail = any_pb2.Any()
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(int(error.retry_after_s * 1e9))
+        detail.Pack(retry)
         status.details.append(detail)
     return status
 

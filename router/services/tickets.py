@@ -29,7 +29,8 @@ class TicketService(tickets_grpc.TicketServiceServicer):
         self, request: tickets_pb.SubmitTicketRequest, context: grpc.aio.ServicerContext
     ) -> tickets_pb.SubmitTicketResponse:
         check_ticket(request.ticket, max_body_chars=self.app.settings.max_body_chars)
-        routed = await self.app.submit(request.ticket)
+        with self.app.admission.admit():
+            routed = await self.app.submit(request.ticket)
         return _submit_response(routed)
 
     async def ScoreTicket(
@@ -38,7 +39,10 @@ class TicketService(tickets_grpc.TicketServiceServicer):
         check_ticket(
             request.ticket, max_body_chars=self.app.settings.max_body_chars, require_id=False
         )
-        scores, decision = await self.app.score_and_route(request.ticket, explain=request.explain)
+        with self.app.admission.admit():
+            scores, decision = await self.app.score_and_route(
+                request.ticket, explain=request.explain
+            )
         return tickets_pb.ScoreTicketResponse(scores=scores, decision=decision)
 
     async def GetTicket(
