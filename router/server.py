@@ -92,10 +92,6 @@ async def create_server(app: RouterApp, settings: Settings) -> tuple[grpc.aio.Se
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 1),  # several router processes may share one port
             ("grpc.keepalive_time_ms", 60_000),
-            # calls the loop has not taken up yet wait in gRPC's core: past half this many
-            # it refuses some new ones (random early detection), past all of them every one
-            ("grpc.server.max_pending_requests", settings.max_pending_calls // 2),
-            ("grpc.server.max_pending_requests_hard_limit", settings.max_pending_calls),
         ],
     )
     ticket_service_pb2_grpc.add_TicketServiceServicer_to_server(TicketService(app), server)

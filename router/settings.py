@@ -39,7 +39,6 @@ DEFAULT_SLA_RESCORE_INTERVAL_S = 30.0
 
 DEFAULT_MAX_BODY_CHARS = 50_000
 DEFAULT_MAX_INFLIGHT_SUBMISSIONS = 128
-DEFAULT_MAX_PENDING_CALLS = 128
 """Longest ticket body accepted; longer ones are refused with INVALID_ARGUMENT."""
 
 
@@ -94,12 +93,6 @@ class Settings(BaseSettings):
         ge=0,
         description="SubmitTicket and ScoreTicket calls one router works on at once; more are "
         "refused with RESOURCE_EXHAUSTED and a retry delay (0: no limit).",
-    )
-    max_pending_calls: int = Field(
-        DEFAULT_MAX_PENDING_CALLS,
-        ge=2,
-        description="Calls received but not yet taken up (the router is busy) that gRPC's core "
-        "holds; past half of it some new calls are refused, past all of it every one.",
     )
     api_keys_file: Path | None = Field(
         None, description="TOML/YAML file of API keys and their roles; unset disables auth."

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -102,35 +100,3 @@ async def test_resource_exhausted_without_retry_info_is_not_retried(
     assert error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert retry_delay_s(error) is None
     assert not is_retryable(error, Idempotency.NO_SIDE_EFFECTS)
-
-
-async def test_calls_past_the_pending_limit_are_refused_by_the_grpc_core(
-    redis_url: str, data_dir: Path, model_dir: Path
-) -> None:
-    """While the router's loop is busy, calls wait in gRPC's core; past max_pending_calls the
-    core refuses the newest at once, and the ones it held are served once the loop is free."""
-    settings = router_settings(redis_url, data_dir, model_dir, max_pending_calls=4)
-    requests = tickets(f"pending-{uuid.uuid4().hex[:8]}")
-    async with running_router(settings, telemetry=False) as running:
-        target = f"127.0.0.1:{running.port}"
-
-        def send_all() -> list[object]:
-            with grpc.insecure_channel(target) as channel:
-                grpc.channel_ready_future(channel).result(timeout=10)
-                submit = tickets_grpc.TicketServiceStub(channel).SubmitTicket
-                started.set()
-                calls = [submit.future(request, timeout=30) for request in requests]
-                return [call.exception() or call.result() for call in calls]
-
-        started = threading.Event()
-        sending = asyncio.get_running_loop().run_in_executor(None, send_all)
-        assert started.wait(10)
-        time.sleep(1.0)  # the event loop is blocked: the server takes up no call meanwhile
-        results = await sending
-        refused = [r for r in results if isinstance(r, grpc.RpcError)]
-        served = [r for r in results if isinstance(r, tickets_pb.SubmitTicketResponse)]
-        assert refused, "the core held every call, past a limit of 4"
-        assert len(served) >= 2, "the calls the core held were not served"
-        assert {r.code() for r in refused} <= {grpc.StatusCode.CANCELLED,
-                                               grpc.StatusCode.RESOURCE_EXHAUSTED}
-        assert all(r.created for r in served)
