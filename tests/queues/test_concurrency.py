@@ -228,7 +228,7 @@ def test_many_processes_with_kills_never_lose_double_assign_or_overfill(
     # The run really exercised every path, and some workers died mid-flight.
     assert chaos.kills >= 8
     for kind, least in [("enqueued", 300), ("offered", 200), ("accepted", 50),
-                        ("rejected", 10), ("offer_expired", 10), ("offer_revoked", 3),
+                        ("rejected", 10), ("offer_expired", 3), ("offer_revoked", 3),
                         ("completed", 20), ("transferred", 5), ("cancelled", 5)]:
         assert counts[kind] >= least, (kind, counts)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import redis
 
 from clients.client import AsyncRouterClient
 from clients.requests import make_ticket
@@ -20,6 +21,7 @@ from tests.router.service.conftest import router_settings
 
 CONCURRENT = 40
 LIMIT = 2
+PAUSE_MS = 1000
 
 
 def tickets(prefix: str) -> list[tickets_pb.SubmitTicketRequest]:
@@ -41,10 +43,18 @@ async def test_calls_beyond_the_limit_are_refused_with_a_retry_delay_and_nothing
         target = f"127.0.0.1:{running.port}"
         async with grpc.aio.insecure_channel(target) as channel:
             stub = tickets_grpc.TicketServiceStub(channel)
-            results = await asyncio.gather(
-                *(stub.SubmitTicket(request, timeout=30) for request in requests),
-                return_exceptions=True,
-            )
+            # Redis answers no write for a while (a slow dependency): the calls the router takes
+            # wait on it, and past the limit the others are refused instead of piling up
+            paused = redis.Redis.from_url(redis_url)
+            paused.client_pause(PAUSE_MS, all=False)
+            try:
+                results = await asyncio.gather(
+                    *(stub.SubmitTicket(request, timeout=30) for request in requests),
+                    return_exceptions=True,
+                )
+            finally:
+                paused.client_unpause()
+                paused.close()
             refused = [(q, r) for q, r in zip(requests, results, strict=True)
                        if isinstance(r, BaseException)]
             accepted = [q for q, r in zip(requests, results, strict=True)
