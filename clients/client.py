@@ -1,7 +1,8 @@
 """Sync and asyncio clients of the ticket-router API, with deadlines and safe retries.
 
 Every call takes `timeout` (seconds, the whole call including retries). Reads and idempotent
-writes retry on UNAVAILABLE (see `clients.retry`); the rest never retry.
+writes retry on UNAVAILABLE, and on RESOURCE_EXHAUSTED with a RetryInfo (see `clients.retry`);
+the rest never retry.
 
     with RouterClient("127.0.0.1:50051", api_key="...") as router:
         response = router.submit_ticket(make_ticket("t-1", "Invoice is wrong"))

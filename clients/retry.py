@@ -13,8 +13,8 @@ TransferTicket, PublishRules) never retry: repeating them could act twice.
 
 RESOURCE_EXHAUSTED retries only when the status carries a `google.rpc.RetryInfo`: a router
 refusing work beyond its admission limit sends one (the call did nothing and may be sent again,
-after at least the delay it gives); a size limit or a full Redis sends none, and repeating
-those cannot succeed.
+after the delay it gives plus the jittered backoff); a size limit or a full Redis sends none,
+and repeating those cannot succeed.
 
 DEADLINE_EXCEEDED retries only reads: a write that timed out may still be running on the
 server, and piling repeats onto a slow server makes it slower. It only happens when an
@@ -37,7 +37,9 @@ from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
-from google.rpc import error_details_pb2, status_pb2
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -94,8 +96,13 @@ MIN_ATTEMPT_TIMEOUT_S = 1e-6
 """The timeout given to an attempt whose deadline has passed, so that it fails at once."""
 
 DEFAULT_POLICY = RetryPolicy()
-"""Four attempts over at most about 0.05 + 0.1 + 0.2 s of backoff: rides out a router restart
-behind a load balancer or a brief Redis failover, and gives up fast on a real outage."""
+"""Four attempts over at most about 0.05 + 0.1 + 0.2 s of backoff (plus any RetryInfo delays):
+rides out a router restart behind a load balancer, a brief Redis failover or an overload, and
+gives up fast on a real outage."""
+
+MAX_RETRY_INFO_DELAY_S = 5.0
+"""The longest wait a server's RetryInfo can ask of a client (a caller's deadline, when it has
+one, still stops any retry that would end after it)."""
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 """One attempt only, e.g. for callers that retry at a higher level."""
@@ -145,26 +152,31 @@ def is_retryable(error: BaseException, idempotency: Idempotency) -> bool:
     return code in RETRYABLE_CODES[idempotency]
 
 
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
-"""Trailing metadata that carries the call's `google.rpc.Status` with its details."""
+def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
+    code = getattr(error, "code", None)
+    return code() if callable(code) else None
 
 
 def retry_delay_s(error: grpc.RpcError) -> float | None:
     """The delay of the `google.rpc.RetryInfo` in a failed call's status; None without one."""
-    trailers = getattr(error, "trailing_metadata", None)
-    for key, value in (trailers() if callable(trailers) else None) or ():
-        if key != STATUS_DETAILS_KEY:
-            continue
-        for detail in status_pb2.Status.FromString(value).details:
-            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-                info = error_details_pb2.RetryInfo()
-                detail.Unpack(info)
-                return info.retry_delay.ToNanoseconds() / 1e9
+    try:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    except (ValueError, DecodeError):  # details that do not match the call, or are garbled
+        return None
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return info.retry_delay.ToNanoseconds() / 1e9
     return None
 
 
 class _wait_at_least_retry_info:  # noqa: N801 (named like tenacity's own wait strategies)
-    """Exponential backoff with full jitter, but never shorter than the server's RetryInfo."""
+    """Exponential backoff with full jitter, after the server's RetryInfo delay if it sent one.
+
+    The jitter comes on top of the delay, so that callers refused together do not all come
+    back at the same instant; a delay beyond `MAX_RETRY_INFO_DELAY_S` counts as that.
+    """
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.backoff = wait_random_exponential(
@@ -175,13 +187,8 @@ class _wait_at_least_retry_info:  # noqa: N801 (named like tenacity's own wait s
         wait = self.backoff(retry_state)
         error = retry_state.outcome.exception() if retry_state.outcome else None
         if isinstance(error, grpc.RpcError):
-            wait = max(wait, retry_delay_s(error) or 0.0)
+            wait += min(retry_delay_s(error) or 0.0, MAX_RETRY_INFO_DELAY_S)
         return wait
-
-
-def _code(error: grpc.RpcError) -> grpc.StatusCode | None:
-    code = getattr(error, "code", None)
-    return code() if callable(code) else None
 
 
 class _Deadline:

@@ -38,8 +38,10 @@ DEFAULT_SLA_RESCORE_INTERVAL_S = 30.0
 """How often the live SLA sweep re-scores one ticket (the work is shared by all routers)."""
 
 DEFAULT_MAX_BODY_CHARS = 50_000
-DEFAULT_MAX_INFLIGHT_SUBMISSIONS = 128
 """Longest ticket body accepted; longer ones are refused with INVALID_ARGUMENT."""
+
+DEFAULT_MAX_INFLIGHT_SUBMISSIONS = 128
+"""SubmitTicket and ScoreTicket calls one router works on at once; more are refused at once."""
 
 
 def default_data_dir() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
@@ -11,40 +12,58 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
+from grpc_status import rpc_status
 
 from clients.retry import (
+    DEFAULT_POLICY,
     Idempotency,
     RetryPolicy,
     call_with_retry,
     call_with_retry_async,
     idempotency_of,
+    retry_delay_s,
     retrying,
 )
+from router.admission import RETRY_AFTER_S
 from router.api.ticket_router.v1 import ticket_service_pb2
+from router.errors import Overloaded
+from router.status import rich_status
 
 GET = "/ticket_router.v1.TicketService/GetTicket"  # NO_SIDE_EFFECTS
 SUBMIT = "/ticket_router.v1.TicketService/SubmitTicket"  # IDEMPOTENT
 TRANSFER = "/ticket_router.v1.TicketService/TransferTicket"  # not idempotent
 FAST = RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=0.05)
+CALLERS = 10
+
+
+OVERLOADED = "overloaded"
+"""A script step: refuse as an overloaded router does (RESOURCE_EXHAUSTED with a RetryInfo)."""
 
 
 @dataclass
 class Script:
-    """What the server does on each call: a status code fails it, a float sleeps then succeeds."""
+    """What the server does on each call: a status code fails it, a float sleeps then succeeds,
+    OVERLOADED refuses it as the router's admission limit does."""
 
-    steps: list[grpc.StatusCode | float] = field(default_factory=list)
+    steps: list[grpc.StatusCode | float | str] = field(default_factory=list)
     calls: int = 0
     deadlines: list[float] = field(default_factory=list)
     """Absolute monotonic deadline each call arrived with."""
+    arrivals: list[tuple[bytes, float]] = field(default_factory=list)
+    """Each call's request and monotonic arrival time."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def handle(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         with self.lock:
             self.calls += 1
+            self.arrivals.append((request, time.monotonic()))
             remaining = context.time_remaining()
             if remaining is not None:
                 self.deadlines.append(time.monotonic() + remaining)
             step = self.steps.pop(0) if self.steps else None
+        if step == OVERLOADED:
+            error = Overloaded("scripted overload", retry_after_s=RETRY_AFTER_S)
+            context.abort_with_status(rpc_status.to_status(rich_status(error)))
         if isinstance(step, grpc.StatusCode):
             context.abort(step, f"scripted {step.name}")
         if isinstance(step, float):
@@ -59,7 +78,7 @@ def server() -> Iterator[tuple[str, Script]]:
         name: grpc.unary_unary_rpc_method_handler(script.handle)
         for name in ("GetTicket", "SubmitTicket", "TransferTicket")
     }
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=CALLERS))
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler("ticket_router.v1.TicketService", handlers),)
     )
@@ -75,6 +94,7 @@ def script(server: tuple[str, Script]) -> Script:
     script.steps.clear()
     script.calls = 0
     script.deadlines.clear()
+    script.arrivals.clear()
     return script
 
 
@@ -130,6 +150,64 @@ def test_non_transient_codes_are_raised_at_once(
         call(channel, GET)
     assert failure.value.code() is code
     assert script.calls == 1
+
+
+@pytest.mark.parametrize("method", [GET, SUBMIT])
+def test_an_overload_refusal_is_retried_after_its_retry_info_delay(
+    channel: grpc.Channel, script: Script, method: str
+) -> None:
+    script.steps[:] = [OVERLOADED, OVERLOADED]
+    assert call(channel, method) == b"ok:x"
+    assert script.calls == 3
+    times = [at for _, at in script.arrivals]
+    assert min(later - earlier for earlier, later in itertools.pairwise(times)) >= RETRY_AFTER_S
+
+
+def test_an_overload_refusal_of_a_call_not_marked_idempotent_is_raised(
+    channel: grpc.Channel, script: Script
+) -> None:
+    script.steps[:] = [OVERLOADED]
+    with pytest.raises(grpc.RpcError) as failure:
+        call(channel, TRANSFER)
+    assert failure.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert retry_delay_s(failure.value) == pytest.approx(RETRY_AFTER_S)
+    assert script.calls == 1
+
+
+def test_resource_exhausted_without_retry_info_is_raised_at_once(
+    channel: grpc.Channel, script: Script
+) -> None:
+    script.steps[:] = [grpc.StatusCode.RESOURCE_EXHAUSTED]
+    with pytest.raises(grpc.RpcError) as failure:
+        call(channel, SUBMIT)
+    assert retry_delay_s(failure.value) is None
+    assert script.calls == 1
+
+
+def test_callers_refused_together_do_not_come_back_together(
+    server: tuple[str, Script], script: Script
+) -> None:
+    """The jitter comes on top of the RetryInfo delay: retries spread out, not in step."""
+    script.steps[:] = [OVERLOADED] * CALLERS
+
+    def caller(index: int) -> bytes:
+        with grpc.insecure_channel(server[0]) as channel:
+            stub = channel.unary_unary(SUBMIT)
+            return call_with_retry(lambda t: stub(str(index).encode(), timeout=t), SUBMIT,
+                                   timeout=10, policy=DEFAULT_POLICY)
+
+    with futures.ThreadPoolExecutor(CALLERS) as pool:
+        assert len(list(pool.map(caller, range(CALLERS)))) == CALLERS
+    first: dict[bytes, float] = {}
+    waits = []
+    for request, at in script.arrivals:
+        if request in first:
+            waits.append(at - first[request])
+        else:
+            first[request] = at
+    assert len(waits) == CALLERS
+    assert min(waits) >= RETRY_AFTER_S
+    assert max(waits) - min(waits) > 0.005, f"retries in step: {sorted(waits)}"
 
 
 def test_attempts_are_bounded(channel: grpc.Channel, script: Script) -> None:

@@ -89,7 +89,9 @@ async def test_calls_beyond_the_limit_are_refused_with_a_retry_delay_and_nothing
                 return_exceptions=True,
             )
         failed = [r for r in again if isinstance(r, BaseException)]
-        assert len(failed) < len(refused), f"no retry got through: {failed[:1]}"
+        # jittered on top of the RetryInfo delay, the retries spread out and get in (all of
+        # them on a quiet machine; most when it is busy)
+        assert len(failed) <= len(refused) // 4, f"{len(failed)} failed: {failed[:1]}"
         assert all(r.created for r in again if not isinstance(r, BaseException))
         assert running.app.admission.in_progress == 0
 
