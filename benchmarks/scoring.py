@@ -55,6 +55,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model artefact (default: the demo model)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
+    if args.batches < 1:
+        parser.error("--batches must be at least 1")
 
     with tempfile.TemporaryDirectory() as tmp:
         scorer = Scorer.load(args.model) if args.model else load_or_train_default(Path(tmp))
