@@ -320,6 +320,8 @@ class Bench:
             # no offer may expire mid-run: expiry sweeps would add load that grows with time
             TICKET_ROUTER_OFFER_TIMEOUT_S="3600",
         )
+        if self.args.max_inflight is not None:
+            env["TICKET_ROUTER_MAX_INFLIGHT_SUBMISSIONS"] = str(self.args.max_inflight)
         return env
 
     @contextlib.asynccontextmanager
@@ -727,6 +729,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--at", type=float, default=None, metavar="RATE",
                         help="only measure the routers at this fixed rate for --point-s seconds "
                              "(CPU per ticket and latency; no echo, no ramp)")
+    parser.add_argument("--max-inflight", type=int, default=None, metavar="N",
+                        help="the routers' max_inflight_submissions (default: theirs; 0: none)")
     parser.add_argument("--tickets", type=int, default=2000, help="distinct demo tickets")
     parser.add_argument("--agents", type=int, default=24, help="agents registered (0: none)")
     parser.add_argument("--model", type=Path, default=None,

@@ -1,10 +1,8 @@
-"""Admission control: a router takes at most so many scoring calls at once and refuses the rest.
+"""Admission control: a router takes so many scoring calls at once and refuses the rest at once.
 
-Past its capacity a router would otherwise queue every call it is sent, and every queued call
-waits longer than the one before it, until callers time out on work the router still does.
-Refusing the calls beyond a bound at once (RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo`)
-keeps the latency of the calls it takes near its working time, and tells callers to back off
-or try another router. A refused call did nothing: it is safe to send again.
+Refused calls get RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo`; they did nothing, so they
+are safe to send again. This bounds calls piling up on something slow (Redis, say); calls that
+wait in gRPC's core while the CPU is busy are not counted (see the README's Overload).
 """
 
 from __future__ import annotations
@@ -24,11 +22,15 @@ class AdmissionLimit:
     Args:
         limit: calls in progress at most; one process's event loop, so a plain counter.
         what: names the calls in the refusal's message.
+        setting: names the setting that sets `limit`, in the refusal's message.
     """
 
-    def __init__(self, limit: int, what: str = "submissions") -> None:
+    def __init__(
+        self, limit: int, what: str = "submissions", setting: str = "max_inflight_submissions"
+    ) -> None:
         self.limit = limit
         self.what = what
+        self.setting = setting
         self.in_progress = 0
 
     @contextmanager
@@ -41,8 +43,7 @@ class AdmissionLimit:
         if self.limit and self.in_progress >= self.limit:
             raise Overloaded(
                 f"router overloaded: {self.in_progress} {self.what} in progress, its limit "
-                f"(max_inflight_submissions); retry after {RETRY_AFTER_S:g} s, or send to "
-                "another router",
+                f"({self.setting}); retry after {RETRY_AFTER_S:g} s, or send to another router",
                 retry_after_s=RETRY_AFTER_S,
             )
         self.in_progress += 1

@@ -40,8 +40,11 @@ def status_code_for(error: BaseException) -> grpc.StatusCode:
 
 
 def rich_status(error: BaseException) -> status_pb2.Status:
-    """A `google.rpc.Status` for the error, with a BadRequest field violation where apt, and
-    a RetryInfo when the router is overloaded (the client may retry after its delay)."""
+    """A `google.rpc.Status` for the error, with the details that apply.
+
+    A BadRequest field violation names the field of an InvalidArgument; a RetryInfo tells the
+    caller of an overloaded router when it may try again.
+    """
     code = status_code_for(error)
     message = str(error) if isinstance(error, errors.RouterError) else "internal error"
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)

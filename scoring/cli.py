@@ -247,8 +247,9 @@ def evaluate(
         _fail(error)
     if as_json:
         summaries = [_summary(r) for r in results]
-        # one task: its summary; several: all of them, as `train --json` prints them
-        payload = summaries[0] if len(summaries) == 1 else {
+        # one task asked for (--task, or a one-task model): its summary; several: all of them,
+        # under the same keys as `train --json` (also when the data labels only some of them)
+        payload = summaries[0] if len(tasks) == 1 else {
             "model": str(model), "version": scorer.version, "results": summaries}
         typer.echo(json.dumps(_clean_json(payload), indent=1))
         return
