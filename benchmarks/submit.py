@@ -232,6 +232,20 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The live child processes of a process (Linux /proc), e.g. a router's history writer."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its live descendants (a router and its history writer)."""
+    return cpu_seconds(pid) + sum(tree_cpu_seconds(child) for child in children(pid))
+
+
 @dataclass
 class ServerProcess:
     """A server started as a child process, with the port it printed when ready."""
@@ -242,7 +256,7 @@ class ServerProcess:
     metrics_port: int | None = None
 
     def cpu(self) -> float:
-        return cpu_seconds(self.process.pid)
+        return tree_cpu_seconds(self.process.pid)
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:

@@ -8,9 +8,7 @@ safe to run concurrently (the queue scripts are atomic, the history writer idemp
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +17,6 @@ from typing import Any
 import redis
 import redis.asyncio
 
-from queues.events import EventReader
 from queues.models import Assignment, Offer, TicketState
 from queues.store import AsyncQueueStore
 from router import convert
@@ -28,8 +25,7 @@ from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
-from router.history.lease import STANDBY_WAIT_S, WriterLease
-from router.history.writer import HistoryWriter
+from router.history.writer_process import WriterProcess
 from router.history_recorder import HistoryRecorder, ticket_row
 from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
 from router.metrics import RouterMetrics
@@ -53,9 +49,8 @@ ASSIGN_BURST = 50
 REDIS_MAX_CONNECTIONS = 100
 """Connections per process to Redis; more concurrent calls wait for one (up to 5 s)."""
 
-HISTORY_GATHER_S = 0.25
-"""After a batch short of full, the history writer lets events gather this long: a SQL
-transaction costs far more than the rows in it, so one per many events, not one per event."""
+WRITER_CHECK_S = 1.0
+"""How often a router looks whether its history writer process is alive."""
 
 
 @dataclass
@@ -109,8 +104,7 @@ class RouterApp:
         self.engine = open_database(self.settings.history_url)
         self.recorder = HistoryRecorder(self.engine)
         self._tasks: list[asyncio.Task[None]] = []
-        self._stop_history = threading.Event()
-        self._history_thread: threading.Thread | None = None
+        self.history_writer = WriterProcess(self.redis_url, self.settings.history_url)
         self.tracing_interceptors: list[Any] = []
         self.health: Any = None
 
@@ -133,10 +127,8 @@ class RouterApp:
                                   queue_states=self.queue_states,
                                   interval_s=self.settings.sla_rescore_interval_s)
         self._tasks.append(asyncio.create_task(self.sla_sweep.run(), name="sla-sweep"))
-        self._history_thread = threading.Thread(
-            target=self._write_history, name="history-writer", daemon=True
-        )
-        self._history_thread.start()
+        self.history_writer.start()
+        self._tasks.append(asyncio.create_task(self._keep_writer_alive(), name="writer-watch"))
         self.metrics.observe_queues(self._queue_snapshot_sync)
 
     async def stop(self) -> None:
@@ -146,9 +138,7 @@ class RouterApp:
         await self.offer_hub.stop()
         await self.rules.stop()
         await self.recorder.stop()
-        self._stop_history.set()
-        if self._history_thread is not None:
-            self._history_thread.join(timeout=5)
+        await asyncio.to_thread(self.history_writer.stop)
         await self.client.aclose()
         self.engine.dispose()
 
@@ -448,6 +438,11 @@ class RouterApp:
             if stats is not None and stats.depth and stats.agents_available:
                 await self.assign_queue(queue.name)
 
+    async def _keep_writer_alive(self) -> None:
+        while True:
+            await asyncio.sleep(WRITER_CHECK_S)
+            self.history_writer.keep_alive()
+
     async def _sweep_forever(self) -> None:
         while True:
             try:
@@ -457,27 +452,6 @@ class RouterApp:
             except Exception:
                 logger.exception("sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL_S)
-
-    def _write_history(self) -> None:
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=5)
-        writer = HistoryWriter(self.engine, EventReader(client))
-        lease = WriterLease(client, self.queues.keys.history_writer(self.settings.history_url))
-        try:
-            while not self._stop_history.is_set():
-                try:
-                    if not lease.hold():  # another router is the writer
-                        self._stop_history.wait(STANDBY_WAIT_S)
-                        continue
-                    stored = writer.drain_once(block_ms=500)
-                except Unavailable:  # Redis or the database is down: wait it out
-                    self._stop_history.wait(1.0)
-                    continue
-                if stored < writer.batch_size:
-                    self._stop_history.wait(HISTORY_GATHER_S)
-        finally:
-            with contextlib.suppress(Unavailable):
-                lease.release()
-            client.close()
 
     def _queue_snapshot_sync(self) -> list[Any]:
         from queues.store import QueueStore
