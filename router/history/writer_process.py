@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from multiprocessing.context import SpawnProcess
 from typing import Protocol
 
@@ -80,7 +81,6 @@ def drain_forever(redis_url: str, history_url: str, stop: StopSignal) -> None:
 def _main(redis_url: str, history_url: str, parent: int, stop: StopSignal) -> None:
     """The writer process: drain until the router says stop, or is gone."""
     orphaned = threading.Event()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the router, which stops us
     signal.signal(signal.SIGTERM, lambda *_: orphaned.set())
 
     def watch_parent() -> None:
@@ -90,6 +90,19 @@ def _main(redis_url: str, history_url: str, parent: int, stop: StopSignal) -> No
 
     threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
     drain_forever(redis_url, history_url, orphaned)
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT meanwhile (a process started now inherits that); main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class WriterProcess:
@@ -123,7 +136,8 @@ class WriterProcess:
             name="history-writer",
             daemon=True,
         )
-        self._process.start()
+        with _sigint_ignored():  # from its first instant: Ctrl-C is the router's to handle
+            self._process.start()
 
     def keep_alive(self) -> bool:
         """Start the process again if it died; returns whether it had to."""
