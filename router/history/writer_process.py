@@ -17,7 +17,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from multiprocessing.context import SpawnProcess
-from typing import Protocol
+from multiprocessing.synchronize import Event as ProcessEvent
 
 import redis
 
@@ -41,15 +41,7 @@ STOP_WAIT_S = 5.0
 """How long a stopping router waits for its writer to finish its batch before killing it."""
 
 
-class StopSignal(Protocol):
-    """What `drain_forever` waits on (a threading or a multiprocessing Event)."""
-
-    def is_set(self) -> bool: ...
-
-    def wait(self, timeout: float | None = None) -> bool: ...
-
-
-def drain_forever(redis_url: str, history_url: str, stop: StopSignal) -> None:
+def drain_forever(redis_url: str, history_url: str, stop: threading.Event) -> None:
     """Drain the event stream into the history while holding the writer lease, until `stop`.
 
     Routers writing to one database take turns under one lease; an outage of Redis or of the
@@ -78,7 +70,7 @@ def drain_forever(redis_url: str, history_url: str, stop: StopSignal) -> None:
         engine.dispose()
 
 
-def _main(redis_url: str, history_url: str, parent: int, stop: StopSignal) -> None:
+def _main(redis_url: str, history_url: str, parent: int, stop: ProcessEvent) -> None:
     """The writer process: drain until the router says stop, or is gone."""
     orphaned = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: orphaned.set())
