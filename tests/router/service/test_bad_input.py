@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from clients.client import AsyncRouterClient
@@ -23,6 +24,8 @@ from router.api.ticket_router.v1 import ticket_service_pb2_grpc as tickets_grpc
 from router.serve import Running, running_router
 from tests.router.service.api_keys import KEYS, OTHER_AGENT_KEY, write_keys_file
 from tests.router.service.conftest import router_settings
+
+PAUSE_WRITES_MS = 2000
 
 BROKEN_RULES = """\
 default_queue: triage
@@ -268,18 +271,24 @@ async def test_malformed_rules_are_refused_by_line_and_the_live_version_keeps_ro
 
 
 async def test_a_tiny_deadline_gets_deadline_exceeded_and_changes_nothing_twice(
-    clients: Clients,
+    clients: Clients, redis_url: str
 ) -> None:
     ticket = fresh_ticket()
     stub = tickets_grpc.TicketServiceStub(clients.channel)
     key = (("authorization", f"Bearer {KEYS['submitter']}"),)
-    # 1 ms is too short for scoring, routing and Redis; the repeats get 0.1 ms, below a loopback
-    # round trip, since the scorer remembers the text of a ticket it has seen.
-    for timeout in (1e-3, 1e-4, 1e-4):
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.SubmitTicket(
-                tickets_pb.SubmitTicketRequest(ticket=ticket), timeout=timeout, metadata=key)
-        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    # Redis answers no write for a while, so no attempt can finish within its deadline however fast
+    # the router is (a bare 1 ms deadline was sometimes met).
+    paused = redis.Redis.from_url(redis_url)
+    paused.client_pause(PAUSE_WRITES_MS, all=False)
+    try:
+        for timeout in (0.05, 0.05, 1e-4):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.SubmitTicket(
+                    tickets_pb.SubmitTicketRequest(ticket=ticket), timeout=timeout, metadata=key)
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        paused.client_unpause()
+        paused.close()
 
     # Whichever attempt reached the server first created the ticket; the others changed nothing.
     again = await clients.admin.submit_ticket(ticket, timeout=10)
