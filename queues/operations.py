@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from queues.execution import Call, text
@@ -132,6 +132,13 @@ def _risk(value: float | None, field: str) -> float | None:
 
 def _optional_ticket(reply: Any) -> TicketState | None:
     return TicketState.from_record(json.loads(text(reply))) if reply is not None else None
+
+
+def _tickets(ids: Sequence[str]) -> Callable[[Any], dict[str, TicketState]]:
+    def parse(replies: Any) -> dict[str, TicketState]:
+        return {ticket_id: TicketState.from_record(json.loads(text(reply)))
+                for ticket_id, reply in zip(ids, replies, strict=True) if reply is not None}
+    return parse
 
 
 def _optional_agent(reply: Any) -> AgentState | None:
@@ -330,6 +337,12 @@ class Operations:
     def get_ticket(self, ticket_id: str) -> Call[TicketState | None]:
         _identifier(ticket_id, "ticket_id")
         return Call(parse=_optional_ticket, command="hget", args=[self.keys.tickets, ticket_id])
+
+    def get_tickets(self, ticket_ids: Sequence[str]) -> Call[dict[str, TicketState]]:
+        ids = list(ticket_ids)
+        for ticket_id in ids:
+            _identifier(ticket_id, "ticket_id")
+        return Call(parse=_tickets(ids), command="hmget", args=[self.keys.tickets, *ids])
 
     def transfer(self, ticket_id: str, to_queue: str) -> Call[TicketState]:
         _identifier(ticket_id, "ticket_id")

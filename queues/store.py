@@ -159,6 +159,10 @@ class QueueStore:
         """The ticket, or None if unknown (or purged)."""
         return self._run(self.ops.get_ticket(ticket_id))
 
+    def get_tickets(self, ticket_ids: Sequence[str]) -> dict[str, TicketState]:
+        """The known tickets among `ticket_ids` (one round trip), by id; unknown ones left out."""
+        return self._run(self.ops.get_tickets(ticket_ids)) if ticket_ids else {}
+
     def transfer(self, ticket_id: str, to_queue: str) -> TicketState:
         """Move a ticket to another queue, taking it from its agent if it has one.
 
@@ -448,6 +452,9 @@ class AsyncQueueStore:
 
     async def get_ticket(self, ticket_id: str) -> TicketState | None:
         return await self._run(self.ops.get_ticket(ticket_id))
+
+    async def get_tickets(self, ticket_ids: Sequence[str]) -> dict[str, TicketState]:
+        return await self._run(self.ops.get_tickets(ticket_ids)) if ticket_ids else {}
 
     async def transfer(self, ticket_id: str, to_queue: str) -> TicketState:
         return await self._run(self.ops.transfer(ticket_id, to_queue))

@@ -26,7 +26,7 @@ from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
 from router.history.writer_process import WriterProcess
-from router.history_recorder import HistoryRecorder, ticket_row
+from router.history_recorder import HistoryRecorder
 from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
@@ -114,7 +114,6 @@ class RouterApp:
         """Create the history schema, load the live rules, start the background loops."""
         create_schema(self.engine)
         await self.rules.start(default_text=self.settings_rules_text())
-        self.recorder.start()
         await self.recorder.rule_version(await self.rules.store.get())
         await self.recorder.model_version(
             self.scoring.scorer.version, str(self.settings.model_dir or "default"), {}
@@ -137,7 +136,6 @@ class RouterApp:
             await cancel_and_wait(task)
         await self.offer_hub.stop()
         await self.rules.stop()
-        await self.recorder.stop()
         await asyncio.to_thread(self.history_writer.stop)
         await self.client.aclose()
         self.engine.dispose()
@@ -190,7 +188,6 @@ class RouterApp:
         state = submitted.ticket
         if not state.created:  # another process won the race for this id
             return self._stored(state, created=False)
-        self.recorder.submitted(ticket_row(ticket, scores, decision, submitted_at.timestamp()))
         rule = decision.rule_id or _REASON_NAMES.get(decision.reason, "model")
         self.metrics.record_submitted(decision.queue, rule, priority, channel)
         self.metrics.record_routed(decision.queue, rule, priority, channel)
@@ -228,14 +225,8 @@ class RouterApp:
         return scores, decision, stats
 
     def _stored(self, state: TicketState, *, created: bool) -> Routed:
-        data = state.data or {}
-        return Routed(
-            created=created,
-            state=state,
-            ticket=convert.unpack(data["ticket"], pb.Ticket()),  # type: ignore[arg-type]
-            scores=convert.unpack(data["scores"], pb.Scores()),  # type: ignore[arg-type]
-            decision=convert.unpack(data["decision"], pb.RoutingDecision()),  # type: ignore[arg-type]
-        )
+        ticket, scores, decision = convert.stored_submission(state.data or {})
+        return Routed(created, state, ticket, scores, decision)
 
     async def ticket(self, ticket_id: str) -> Routed:
         """The stored ticket.

@@ -118,6 +118,18 @@ def unpack(text: str, message: Message) -> Message:
     return message
 
 
+def stored_submission(
+    data: Mapping[str, Any],
+) -> tuple[pb.Ticket, pb.Scores, pb.RoutingDecision]:
+    """The ticket, its scores and its routing decision, as a submission keeps them in its queue
+    record's data (`RouterApp.submit`)."""
+    return (
+        unpack(data["ticket"], pb.Ticket()),  # type: ignore[return-value]
+        unpack(data["scores"], pb.Scores()),
+        unpack(data["decision"], pb.RoutingDecision()),
+    )
+
+
 def event_message(event: Event) -> pb.Event:
     """A history or stream event as its proto message."""
     return pb.Event(

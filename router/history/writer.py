@@ -19,10 +19,18 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, text
 
-from queues.events import Event
+from queues.events import Event, EventType
 from router.errors import InvalidArgument, Unavailable
 from router.history.database import chunks, insert_ignoring_duplicates, transaction, upsert
-from router.history.models import Agent, HistoryEvent, TicketProjection, WriterCursor, table_of
+from router.history.models import (
+    Agent,
+    HistoryEvent,
+    Ticket,
+    TicketCreate,
+    TicketProjection,
+    WriterCursor,
+    table_of,
+)
 from router.history.projection import (
     AGENT_PROFILE_EVENT,
     AGENT_STATUS_EVENT,
@@ -46,6 +54,7 @@ _IN_LIST_SIZE = 500  # keeps IN (...) lists under SQLite's bound-parameter limit
 EVENTS = table_of(HistoryEvent)
 PROJECTIONS = table_of(TicketProjection)
 AGENTS = table_of(Agent)
+TICKETS = table_of(Ticket)
 CURSORS = table_of(WriterCursor)
 
 
@@ -58,6 +67,14 @@ class EventSource(Protocol):
         ...
 
 
+class SubmissionSource(Protocol):
+    """Where submitted tickets' rows come from, e.g. `RedisSubmissions` over the ticket records."""
+
+    def rows(self, ticket_ids: Sequence[str]) -> list[TicketCreate]:
+        """The submission rows of those of these tickets that were submitted (and are known)."""
+        ...
+
+
 class HistoryWriter:
     """Moves events from an `EventSource` into the history database.
 
@@ -66,6 +83,8 @@ class HistoryWriter:
         source: the event stream.
         cursor_name: names this stream's cursor in `history_cursors`.
         batch_size: events read and written per transaction.
+        submissions: the rows of submitted tickets, stored with their `enqueued` events
+            (None: events only).
     """
 
     def __init__(
@@ -75,9 +94,11 @@ class HistoryWriter:
         *,
         cursor_name: str = DEFAULT_CURSOR_NAME,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        submissions: SubmissionSource | None = None,
     ) -> None:
         self.engine = engine
         self.source = source
+        self.submissions = submissions
         self.cursor_name = cursor_name
         self.batch_size = batch_size
 
@@ -123,7 +144,8 @@ class HistoryWriter:
                 stop.wait(retry_s)
 
     def write_batch(self, events: Sequence[Event]) -> int:
-        """Store events in one transaction: insert new ones, refold projections, move the cursor.
+        """Store events in one transaction: insert new ones and the submissions of the tickets
+        they enqueue, refold projections, move the cursor.
 
         Args:
             events: in stream order (as the source returns them).
@@ -138,8 +160,11 @@ class HistoryWriter:
         if not events:
             return 0
         rows = sorted((_event_row(event) for event in events), key=_order)
+        submitted = self._submissions(events)
         with transaction(self.engine, write=True) as connection:
             inserted = insert_ignoring_duplicates(connection, EVENTS, rows, "event_id")
+            if submitted:
+                insert_ignoring_duplicates(connection, TICKETS, submitted, "id")
             new = [row for row in rows if row["event_id"] in inserted]
             tickets = sorted({row["ticket_id"] for row in new if row["ticket_id"]})
             agents = sorted(
@@ -154,6 +179,12 @@ class HistoryWriter:
             _refold_agents(connection, agents)
             _advance_cursor(connection, self.cursor_name, rows[-1])
         return len(inserted)
+
+    def _submissions(self, events: Sequence[Event]) -> list[dict[str, Any]]:
+        enqueued = sorted({e.ticket_id for e in events if e.type == EventType.ENQUEUED})
+        if self.submissions is None or not enqueued:
+            return []
+        return [row.model_dump() for row in self.submissions.rows(enqueued)]
 
 
 def _event_row(event: Event) -> dict[str, Any]:

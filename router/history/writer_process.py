@@ -23,9 +23,11 @@ import redis
 
 from queues.events import EventReader
 from queues.keys import Keys
+from queues.store import QueueStore
 from router.errors import Unavailable
 from router.history.database import open_database
 from router.history.lease import STANDBY_WAIT_S, WriterLease
+from router.history.submissions import RedisSubmissions
 from router.history.writer import HistoryWriter
 
 logger = logging.getLogger(__name__)
@@ -49,7 +51,8 @@ def drain_forever(redis_url: str, history_url: str, stop: threading.Event) -> No
     """
     engine = open_database(history_url)
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
-    writer = HistoryWriter(engine, EventReader(client))
+    writer = HistoryWriter(engine, EventReader(client),
+                           submissions=RedisSubmissions(QueueStore(client)))
     lease = WriterLease(client, Keys().history_writer(history_url))
     try:
         while not stop.is_set():

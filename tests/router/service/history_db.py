@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import create_engine, func, select
 from sqlmodel import SQLModel, col
 
-from router.history.models import HistoryEvent
+from router.history.models import HistoryEvent, Ticket
 
 
 def empty_database(url: str) -> None:
@@ -30,6 +30,16 @@ def history_event_ids(url: str) -> tuple[int, set[str]]:
     finally:
         engine.dispose()
     return int(rows), ids
+
+
+def history_ticket_ids(url: str) -> set[str]:
+    """Ids of the `tickets` table: the submissions stored with their text, scores and decision."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(connection.execute(select(col(Ticket.id))).scalars())
+    finally:
+        engine.dispose()
 
 
 def ticket_events(url: str, ticket_id: str) -> list[tuple[str, str]]:

@@ -21,7 +21,11 @@ from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
 from tests.router.service.conftest import eventually
-from tests.router.service.history_db import empty_database, history_event_ids
+from tests.router.service.history_db import (
+    empty_database,
+    history_event_ids,
+    history_ticket_ids,
+)
 from tests.router.service.processes import router_processes
 
 VIP_RULES = """\
@@ -263,4 +267,6 @@ async def test_a_router_killed_mid_stream_loses_no_ticket_and_no_event(
         rows, ids = history_event_ids(postgres_url)
         assert ids == stream_ids  # every event of the stream, nothing else
         assert rows == len(stream_ids)  # each once
+        # and every accepted submission with its text, scores and decision, the victim's too
+        assert set(answered) <= await asyncio.to_thread(history_ticket_ids, postgres_url)
 
