@@ -23,6 +23,7 @@ from router.metrics import (
     MetricsInterceptor,
     QueueSnapshot,
     RouterMetrics,
+    Tally,
 )
 
 
@@ -94,6 +95,24 @@ def test_counts_read_back_exactly(
         "channel": "chat",
     }
     assert total(points["ticket_router.escalations"], level="raise") == 2
+
+
+def test_a_tally_is_cumulative_across_collections_and_exported_as_a_monotonic_sum(
+    meter_provider: MeterProvider, reader: InMemoryMetricReader
+) -> None:
+    tally = Tally(meter_provider.get_meter("t"), "t.count", "{thing}", "Things.")
+    tally.add(2, {"queue": "billing", "channel": "email"})
+    tally.add(1, {"channel": "email", "queue": "billing"})  # the same series in another order
+    first = read(reader)["t.count"]
+    assert [(p.value, dict(p.attributes)) for p in first] == [
+        (3, {"queue": "billing", "channel": "email"})
+    ]
+    tally.add(4, {"queue": "tech"})
+    second = read(reader)["t.count"]
+    assert total(second, queue="billing") == 3 and total(second, queue="tech") == 4
+    metric = next(m for r in reader.get_metrics_data().resource_metrics
+                  for s in r.scope_metrics for m in s.metrics if m.name == "t.count")
+    assert metric.data.is_monotonic
 
 
 def test_histograms_use_their_buckets(
