@@ -2,6 +2,7 @@
 
     open_database(url) -> Engine                 create missing tables; SQLite in WAL mode
     HistoryWriter(engine, source).drain()        events from the queues' stream, idempotently
+                                                 (and with `submissions=`, the submitted tickets)
     record_ticket / record_rule_version / record_model_version   keyed, duplicates ignored
     get_ticket, ticket_timeline, list_rule_versions, get_rule_version, list_model_versions,
     ticket_durations                             what the service and the reports read

@@ -1,9 +1,10 @@
 """Drains the queues' event stream into SQL, idempotently, with its cursor in the same database.
 
-Each batch is one transaction: insert the events (duplicates ignored by event id), refold the
-projections of the tickets and agents that got new events, and move the cursor. A crash
-before the commit leaves the cursor behind the batch, so the next writer reads it again and
-the duplicates are ignored; a crash after it loses nothing. Several writers (several router
+Each batch is one transaction: insert the events (duplicates ignored by event id) and the
+submissions of the tickets they enqueue (read from Redis before it, duplicates ignored by ticket
+id), refold the projections of the tickets and agents that got new events, and move the cursor.
+A crash before the commit leaves the cursor behind the batch, so the next writer reads it again
+and the duplicates are ignored; a crash after it loses nothing. Several writers (several router
 processes) may drain the same stream at once: on PostgreSQL each refold holds a per-ticket
 advisory lock and reads the committed events, on SQLite writers take turns (BEGIN IMMEDIATE).
 """
