@@ -1,4 +1,4 @@
-"""What the service writes to history directly: submitted tickets, rule and model versions.
+"""What is written to history besides events: submitted tickets, rule and model versions.
 
 Each write is keyed (ticket id, rule version, model version) and ignores duplicates, so a
 retried or repeated call stores nothing twice and never changes the first record.
@@ -6,7 +6,7 @@ retried or repeated call stores nothing twice and never changes the first record
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from router.history.database import insert_ignoring_duplicates, transaction
 from router.history.models import (
@@ -29,9 +29,14 @@ def record_tickets(engine: Engine, tickets: list[TicketCreate]) -> set[str]:
     Raises:
         Unavailable: the database is unreachable.
     """
-    rows = [ticket.model_dump() for ticket in tickets]
     with transaction(engine, write=True) as connection:
-        return insert_ignoring_duplicates(connection, table_of(Ticket), rows, "id")
+        return insert_tickets(connection, tickets)
+
+
+def insert_tickets(connection: Connection, tickets: list[TicketCreate]) -> set[str]:
+    """`record_tickets` within a transaction the caller holds (the history writer's batch)."""
+    rows = [ticket.model_dump() for ticket in tickets]
+    return insert_ignoring_duplicates(connection, table_of(Ticket), rows, "id")
 
 
 def record_ticket(engine: Engine, ticket: TicketCreate) -> bool:

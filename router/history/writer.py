@@ -26,7 +26,6 @@ from router.history.database import chunks, insert_ignoring_duplicates, transact
 from router.history.models import (
     Agent,
     HistoryEvent,
-    Ticket,
     TicketCreate,
     TicketProjection,
     WriterCursor,
@@ -40,6 +39,7 @@ from router.history.projection import (
     fold_ticket,
     stream_key,
 )
+from router.history.records import insert_tickets
 
 STREAM_START = "0-0"
 """Cursor of a writer that has stored nothing: read the stream from its first entry."""
@@ -55,7 +55,6 @@ _IN_LIST_SIZE = 500  # keeps IN (...) lists under SQLite's bound-parameter limit
 EVENTS = table_of(HistoryEvent)
 PROJECTIONS = table_of(TicketProjection)
 AGENTS = table_of(Agent)
-TICKETS = table_of(Ticket)
 CURSORS = table_of(WriterCursor)
 
 
@@ -165,7 +164,7 @@ class HistoryWriter:
         with transaction(self.engine, write=True) as connection:
             inserted = insert_ignoring_duplicates(connection, EVENTS, rows, "event_id")
             if submitted:
-                insert_ignoring_duplicates(connection, TICKETS, submitted, "id")
+                insert_tickets(connection, submitted)
             new = [row for row in rows if row["event_id"] in inserted]
             tickets = sorted({row["ticket_id"] for row in new if row["ticket_id"]})
             agents = sorted(
@@ -181,11 +180,11 @@ class HistoryWriter:
             _advance_cursor(connection, self.cursor_name, rows[-1])
         return len(inserted)
 
-    def _submissions(self, events: Sequence[Event]) -> list[dict[str, Any]]:
+    def _submissions(self, events: Sequence[Event]) -> list[TicketCreate]:
         enqueued = sorted({e.ticket_id for e in events if e.type == EventType.ENQUEUED})
         if self.submissions is None or not enqueued:
             return []
-        return [row.model_dump() for row in self.submissions.rows(enqueued)]
+        return self.submissions.rows(enqueued)
 
 
 def _event_row(event: Event) -> dict[str, Any]:
