@@ -39,15 +39,19 @@ HEAD_WINDOW = 16
 can take does not block the ones behind it; beyond this depth it does, until agents change)."""
 
 CANDIDATE_BOUND = 64
-"""How many agents of the most selective index one assign call examines per ticket. Only agents
-cooling off from the ticket or missing a second required skill are passed over, so the first
-candidate nearly always fits; this caps the worst case at O(bound x log N)."""
+"""How many agents with the required skills (from the most selective skill index) one assign
+call examines per ticket. Agents below a required level or missing a second skill are passed
+over without counting; of the rest only those cooling off from the ticket fail, so the first
+nearly always fits. The cost is O(bound x log N) plus one check per agent passed over."""
 
 STREAM_MAXLEN = 1_000_000
 """Approximate cap of the event stream; consumers must keep up within this many events."""
 
 MAX_SKILL_LEVEL = 10
-"""Skill levels run 1..10; an agent is indexed once per level up to its own."""
+"""Skill levels run 1..10; an agent is indexed once per skill, whatever its level."""
+
+INDEX_LAYOUT = 2
+"""Version of the agent index layout (queues/keys.py); `reindex_agents` migrates to it."""
 
 MAX_PRIORITY = 99
 MAX_CAPACITY = 1000
@@ -427,6 +431,9 @@ class Operations:
                 entry["model_risk"] = model_risk
             entries.append(entry)
         return self._script("record_sla_checks", int, json.dumps(entries))
+
+    def reindex_agents(self) -> Call[int]:
+        return self._script("reindex_agents", int, INDEX_LAYOUT)
 
     def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> Call[int]:
         return self._script(

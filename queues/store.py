@@ -249,6 +249,11 @@ class QueueStore:
         """
         return self._run(self.ops.record_sla_checks(checks))
 
+    def reindex_agents(self) -> int:
+        """Move the agent indexes to this version's layout, once per tenant (a router does it at
+        start): returns the agents re-indexed, 0 when they already were."""
+        return self._run(self.ops.reindex_agents())
+
     def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
         """Forget up to `limit` completed/cancelled tickets finished over `retention_s` ago."""
         return self._run(self.ops.purge_finished(retention_s, limit))
@@ -490,6 +495,9 @@ class AsyncQueueStore:
 
     async def record_sla_checks(self, checks: Sequence[SlaCheck]) -> int:
         return await self._run(self.ops.record_sla_checks(checks))
+
+    async def reindex_agents(self) -> int:
+        return await self._run(self.ops.reindex_agents())
 
     async def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
         return await self._run(self.ops.purge_finished(retention_s, limit))

@@ -113,6 +113,9 @@ class RouterApp:
     async def start(self) -> None:
         """Create the history schema, load the live rules, start the background loops."""
         create_schema(self.engine)
+        reindexed = await self.queues.reindex_agents()  # after an upgrade of the index layout
+        if reindexed:
+            logger.info("re-indexed %d agents in the current index layout", reindexed)
         await self.rules.start(default_text=self.settings_rules_text())
         await self.recorder.rule_version(await self.rules.store.get())
         await self.recorder.model_version(

@@ -168,8 +168,17 @@ local function queue_policies(queues)
   return policies
 end
 
+-- The index keys of an agent on one queue and channel: the free index, then one per skill.
+local function agent_index_keys(a, queue, channel)
+  local keys = {key_free(queue, channel)}
+  for skill, level in pairs(a.skills) do
+    if level >= 1 then keys[#keys + 1] = key_skilled(queue, channel, skill) end
+  end
+  return keys
+end
+
 -- Bring every index entry of the agent in line with its record: cost is
--- (its queues) x (its channels) x (1 + sum of its skill levels) sorted-set updates.
+-- (its queues) x (its channels) x (1 + its skills) sorted-set updates.
 local function index_agent(a)
   local policies = queue_policies(a.queues)
   local state = agent_state(a)
@@ -178,11 +187,7 @@ local function index_agent(a)
     local score = int(agent_score(a, policies[i]))
     for channel, _ in pairs(a.capacity) do
       local eligible = a.status == 'available' and has_room(a, channel)
-      local keys = {key_free(queue, channel)}
-      for skill, level in pairs(a.skills) do
-        for l = 1, level do keys[#keys + 1] = key_skilled(queue, channel, skill, l) end
-      end
-      for _, key in ipairs(keys) do
+      for _, key in ipairs(agent_index_keys(a, queue, channel)) do
         if eligible then
           redis.call('ZADD', key, score, a.id)
         else
@@ -197,9 +202,8 @@ local function unindex_agent(a)
   for _, queue in ipairs(a.queues) do
     redis.call('ZREM', key_members(queue), a.id)
     for channel, _ in pairs(a.capacity) do
-      redis.call('ZREM', key_free(queue, channel), a.id)
-      for skill, level in pairs(a.skills) do
-        for l = 1, level do redis.call('ZREM', key_skilled(queue, channel, skill, l), a.id) end
+      for _, key in ipairs(agent_index_keys(a, queue, channel)) do
+        redis.call('ZREM', key, a.id)
       end
     end
   end
@@ -405,8 +409,9 @@ end
 -- Offer one of the first `window` waiting tickets of a queue to the best eligible agent
 -- (assign.lua, submit.lua). Eligible: available, every required skill at the needed level,
 -- free capacity on the ticket's channel, not cooling off from this ticket. Best: lowest score
--- of the queue's policy; at most `bound` agents of the most selective index are examined per
--- ticket. Returns the offer view, false when nothing can be offered, or nil and an error reply.
+-- of the queue's policy; at most `bound` agents with the required skills, from the most
+-- selective index, are examined per ticket. Returns the offer view, false when nothing can be
+-- offered, or nil and an error reply.
 local function assign_from_queue(queue, window, bound)
   local config = queue_config(queue)
   if not config then
@@ -414,11 +419,11 @@ local function assign_from_queue(queue, window, bound)
   end
 
   -- The smallest index that contains every eligible agent, plus the other skill indexes that
-  -- a candidate must also be in.
+  -- a candidate must also be in. A skill index holds the skill's agents at every level.
   local function candidate_indexes(t)
     local indexes = {}
-    for skill, level in pairs(t.skills) do
-      local key = key_skilled(queue, t.channel, skill, level)
+    for skill, _ in pairs(t.skills) do
+      local key = key_skilled(queue, t.channel, skill)
       indexes[#indexes + 1] = {key = key, size = redis.call('ZCARD', key)}
     end
     if #indexes == 0 then return key_free(queue, t.channel), {} end
@@ -428,21 +433,28 @@ local function assign_from_queue(queue, window, bound)
     return indexes[1].key, others
   end
 
+  -- Agents below a required level are passed over without counting towards `bound`, so a
+  -- crowd of them ahead in the index cannot hide a qualified agent further down.
   local function best_agent(t)
     local index, others = candidate_indexes(t)
-    local start = 0
-    while start < bound do
-      local batch = redis.call('ZRANGE', index, start, math.min(start + 15, bound - 1))
+    local start, examined = 0, 0
+    while examined < bound do
+      local batch = redis.call('ZRANGE', index, start, start + 15)
       if #batch == 0 then return nil end
       for _, agent_id in ipairs(batch) do
-        local fits = not is_cooling_off(t, agent_id)
+        local qualified = true
         for _, key in ipairs(others) do
-          if fits and not redis.call('ZSCORE', key, agent_id) then fits = false end
+          if qualified and not redis.call('ZSCORE', key, agent_id) then qualified = false end
         end
-        if fits then
-          local a = load_agent(agent_id)
+        local a = qualified and load_agent(agent_id) or nil
+        if a and not agent_missing_skill(a, t) then
           -- The index and the record change in the same scripts; checking again is cheap.
-          if a and a.status == 'available' and has_room(a, t.channel) then return a end
+          if a.status == 'available' and has_room(a, t.channel)
+              and not is_cooling_off(t, agent_id) then
+            return a
+          end
+          examined = examined + 1
+          if examined >= bound then return nil end
         end
       end
       start = start + #batch

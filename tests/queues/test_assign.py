@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import redis
 
 from queues import Policy, QueueStore
 from router.errors import AgentUnavailable, CapacityFull, FailedPrecondition, NotFound
@@ -34,6 +35,22 @@ def test_required_skill_levels_are_respected(store: QueueStore) -> None:
     assert (first.ticket_id, first.agent_id) == ("t1", "expert")  # type: ignore[union-attr]
     assert (second.ticket_id, second.agent_id) == ("t2", "novice")  # type: ignore[union-attr]
     assert store.assign("support") is None  # nobody has french 4
+
+
+def test_agents_below_the_level_ahead_in_the_index_do_not_hide_a_qualified_one(
+    redis_client: redis.Redis,
+) -> None:
+    store = QueueStore(redis_client, candidate_bound=2)
+    store.set_queue_policy("support")
+    for n in range(5):  # idle longer, so first in the german index
+        store.upsert_agent(f"novice-{n}", ["support"], {"german": 1}, {"email": 5})
+        time.sleep(0.002)
+    store.upsert_agent("expert", ["support"], {"german": 3}, {"email": 5})
+    store.enqueue("t1", "support", 2, "email", skills={"german": 3})
+
+    offer = store.assign("support")
+
+    assert offer is not None and offer.agent_id == "expert"
 
 
 def test_capacity_is_per_channel(store: QueueStore) -> None:
