@@ -115,11 +115,13 @@ def test_round_robin_rotates_regardless_of_load(store: QueueStore) -> None:
 def test_longest_idle_prefers_agents_without_work(store: QueueStore) -> None:
     store.set_queue_policy("support", Policy.LONGEST_IDLE)
     store.upsert_agent("a", ["support"], {}, {"email": 10})
+    time.sleep(0.005)  # idle times are whole milliseconds: no ties
     store.upsert_agent("b", ["support"], {}, {"email": 10})
     for n in range(4):
         store.enqueue(f"t{n}", "support", 2, "email")
     store.assign("support")  # a (idle longest) gets t0
     store.accept("t0", "a")
+    time.sleep(0.005)
     store.complete("t0", "a")  # a idle again, since now: b is idle longer
 
     agents = [assign_later(store) for _ in range(3)]
