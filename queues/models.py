@@ -181,6 +181,16 @@ class SlaCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstSlaCheck:
+    """A new ticket's first SLA check, worked out at submission (see `QueueStore.submit`)."""
+
+    in_s: float
+    """Seconds from now to the check."""
+    sla_risk: float | None = None
+    """The live risk at submission, stored as if a check had found it."""
+
+
+@dataclass(frozen=True, slots=True)
 class FirstResponse:
     """When the assignee first replied, and whether this call recorded it."""
 

@@ -20,6 +20,7 @@ from queues.models import (
     ClaimedChecks,
     Escalation,
     FirstResponse,
+    FirstSlaCheck,
     Offer,
     Policy,
     QueueConfig,
@@ -132,6 +133,13 @@ def _risk(value: float | None, field: str) -> float | None:
     if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:  # NaN fails too
         raise InvalidArgument(f"must be a probability from 0 to 1, got {value!r}", field=field)
     return float(value)
+
+
+def _risk_arg(value: float | None, field: str) -> str:
+    """A script argument: the probability, or "" for none (None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return repr(_risk(value, field))
 
 
 def _optional_ticket(reply: Any) -> TicketState | None:
@@ -322,12 +330,12 @@ class Operations:
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
         sla_model_risk: float | None = None,
+        first_sla_check: FirstSlaCheck | None = None,
     ) -> Call[Submitted]:
-        risk = ""
-        if sla_model_risk is not None and not math.isnan(sla_model_risk):
-            if not 0.0 <= sla_model_risk <= 1.0:
-                raise InvalidArgument("must be a probability (0..1)", field="sla_model_risk")
-            risk = repr(float(sla_model_risk))
+        check_in, live_risk = "", ""
+        if first_sla_check is not None:
+            check_in = str(_duration_ms(first_sla_check.in_s, "first_sla_check", allow_zero=True))
+            live_risk = _risk_arg(first_sla_check.sla_risk, "first_sla_check")
         return self._script(
             "submit",
             lambda reply: Submitted.from_record(reply, data),
@@ -335,7 +343,9 @@ class Operations:
                            deadline_ts=deadline_ts, data=data),
             self.head_window,
             self.candidate_bound,
-            risk,
+            _risk_arg(sla_model_risk, "sla_model_risk"),
+            check_in,
+            live_risk,
         )
 
     def get_ticket(self, ticket_id: str) -> Call[TicketState | None]:

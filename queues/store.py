@@ -25,6 +25,7 @@ from queues.models import (
     ClaimedChecks,
     Escalation,
     FirstResponse,
+    FirstSlaCheck,
     Offer,
     Policy,
     QueueConfig,
@@ -140,6 +141,7 @@ class QueueStore:
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
         sla_model_risk: float | None = None,
+        first_sla_check: FirstSlaCheck | None = None,
     ) -> Submitted:
         """`enqueue`, then `assign` on the ticket's queue, in one round trip (one script).
 
@@ -149,10 +151,14 @@ class QueueStore:
         Args:
             sla_model_risk: the risk model's score of the ticket in this queue's state, kept
                 as its latest model risk (its first SLA check then reuses it); NaN for none.
+            first_sla_check: when the caller has worked out that a check now would change
+                nothing (`router.sla.sweep.SlaSweep.first_check`): the first check then comes
+                that much later, and the live risk is stored as if checked; None: at once.
         """
         return self._run(
             self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
-                            deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk)
+                            deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk,
+                            first_sla_check=first_sla_check)
         )
 
     def get_ticket(self, ticket_id: str) -> TicketState | None:
@@ -450,10 +456,12 @@ class AsyncQueueStore:
         deadline_ts: float | None = None,
         data: Mapping[str, Any] | None = None,
         sla_model_risk: float | None = None,
+        first_sla_check: FirstSlaCheck | None = None,
     ) -> Submitted:
         return await self._run(
             self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
-                            deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk))
+                            deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk,
+                            first_sla_check=first_sla_check))
 
     async def get_ticket(self, ticket_id: str) -> TicketState | None:
         return await self._run(self.ops.get_ticket(ticket_id))

@@ -172,6 +172,9 @@ class RouterApp:
             priority, decision.queue, ticket.customer_tier or None, submitted_at
         )
         channel = convert.channel_name(ticket.channel)
+        first_check = self.sla_sweep.first_check(
+            priority, deadlines, scores.sla_risk, datetime.now(UTC)
+        )
         submitted = await self.queues.submit(  # enqueue and the first offer: one round trip
             ticket.id,
             decision.queue,
@@ -187,6 +190,7 @@ class RouterApp:
                 "resolve_by": deadlines.resolve_at.timestamp(),
             },
             sla_model_risk=scores.sla_risk,
+            first_sla_check=first_check,
         )
         state = submitted.ticket
         if not state.created:  # another process won the race for this id

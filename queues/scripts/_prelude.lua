@@ -382,9 +382,11 @@ end
 -- Put a new ticket at its place in a queue (enqueue.lua, submit.lua). Returns the existing
 -- record and false for a known id, the new record and true otherwise, or nil and an error reply
 -- for an unknown queue. The arguments are enqueue.lua's ARGV[3..9], then optionally the SLA
--- risk the model gave the ticket just now (its first SLA check then need not score it again).
+-- risk the model gave the ticket just now (its first SLA check then need not score it again),
+-- the delay of its first SLA check in ms ("" or none: at once) and the live risk to store with
+-- a delayed one (the caller found that a check now would change nothing).
 local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadline, data,
-                              model_risk)
+                              model_risk, first_check_in_ms, live_risk)
   local existing = load_ticket(ticket_id)
   if existing then return existing, false end
   if not queue_config(queue) then
@@ -398,9 +400,14 @@ local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadl
   if model_risk and model_risk ~= '' then
     t.sla_model_risk, t.sla_scored_ms = tonumber(model_risk), NOW
   end
+  local first_check = NOW
+  if first_check_in_ms and first_check_in_ms ~= '' then
+    first_check, t.sla_checked_ms = NOW + tonumber(first_check_in_ms), NOW
+    if live_risk ~= '' then t.sla_risk = tonumber(live_risk) end
+  end
   add_waiting(t, false)
   save_ticket(t)
-  redis.call('ZADD', K_SLA_CHECKS, int(NOW), t.id)  -- first SLA check: at once
+  redis.call('ZADD', K_SLA_CHECKS, int(first_check), t.id)
   emit('enqueued', t.id, queue, nil, {priority = t.priority, channel = t.channel,
                                        skills = t.skills, deadline_ms = t.deadline_ms})
   return t, true

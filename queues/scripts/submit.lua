@@ -5,12 +5,14 @@
 -- ARGV[3..9] as in enqueue.lua (ticket id, queue, priority, channel, skills, deadline, data)
 -- ARGV[10] head window, ARGV[11] candidate bound: as in assign.lua
 -- ARGV[12] the SLA risk the model gave the ticket in its queue's state, or "" for none: kept as
---          the ticket's model risk, so its first SLA check (at once) does not score it again
+--          the ticket's model risk, so its first SLA check does not score it again
+-- ARGV[13] ms until the first SLA check, or "" for at once (the caller found that a check now
+--          would change nothing); ARGV[14] the live SLA risk to store with it, or ""
 -- Derived keys: those of enqueue.lua and assign.lua.
 -- Reply: {"ok": {"ticket": record, "created": bool, "offer": offer or false}}; the record of a
 -- new ticket comes without its data (the caller has just sent it); error not_found (queue).
 local t, created = enqueue_ticket(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
-                                  ARGV[12])
+                                  ARGV[12], ARGV[13], ARGV[14])
 if not t then return created end
 if not created then return ok({ticket = t, created = false, offer = false}) end
 local offer = assign_from_queue(t.queue, tonumber(ARGV[10]), tonumber(ARGV[11]))

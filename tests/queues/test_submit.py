@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Callable
 
 import pytest
+import redis
 
-from queues import QueueStore, TicketStatus
+from queues import FirstSlaCheck, Keys, QueueStore, TicketStatus
 from queues.events import Event
 from router.errors import InvalidArgument, NotFound
 
@@ -92,4 +93,33 @@ def test_submit_refuses_a_risk_that_is_no_probability(store: QueueStore) -> None
     with pytest.raises(InvalidArgument) as error:
         store.submit("t1", "support", 3, "email", sla_model_risk=1.5)
     assert error.value.field == "sla_model_risk"
+    assert store.get_ticket("t1") is None
+
+
+def test_a_first_sla_check_worked_out_at_submission_comes_later_with_its_risk(
+    store: QueueStore, redis_client: redis.Redis
+) -> None:
+    store.submit("later", "support", 3, "email", sla_model_risk=0.25,
+                 first_sla_check=FirstSlaCheck(in_s=30.0, sla_risk=0.3))
+    store.submit("now", "support", 3, "email", sla_model_risk=0.25)
+
+    claimed = store.claim_sla_checks(10, 60.0)
+
+    assert [c.ticket.ticket_id for c in claimed.checks] == ["now"]
+    due = redis_client.zscore(Keys().sla_checks, "later")
+    assert due is not None and due / 1000 == pytest.approx(claimed.now + 30.0, abs=1.0)
+    later = store.get_ticket("later")
+    assert later is not None and later.sla_risk == 0.3 and later.sla_model_risk == 0.25
+
+
+@pytest.mark.parametrize(
+    "check", [FirstSlaCheck(in_s=-1.0), FirstSlaCheck(in_s=float("inf")),
+              FirstSlaCheck(in_s=5.0, sla_risk=1.5)]
+)
+def test_submit_refuses_a_first_sla_check_out_of_range(
+    store: QueueStore, check: FirstSlaCheck
+) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        store.submit("t1", "support", 3, "email", first_sla_check=check)
+    assert error.value.field == "first_sla_check"
     assert store.get_ticket("t1") is None

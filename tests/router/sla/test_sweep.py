@@ -14,7 +14,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -353,6 +353,42 @@ async def test_a_time_left_level_fires_on_time_however_long_the_interval(
     assert set(fired) == {"soon", "late"}  # "risky" (0.97) comes only in the last 0.1 s
     assert due - 2.1 <= fired["soon"] < due - 1.0  # on time, not an interval (10 min) late
     assert due - 1.1 <= fired["late"] < due
+
+
+async def test_a_new_ticket_is_checked_at_once_only_when_a_check_would_change_something(
+    redis_url: str,
+) -> None:
+    client = redis.asyncio.Redis.from_url(redis_url)
+    queues = AsyncQueueStore(client)
+    sync = QueueStore(redis.Redis.from_url(redis_url))
+    policies = Policies(FLAPPING)  # at risk (and the "warn" level) from a live risk of 0.6
+    sweep = SlaSweep(queues, policies, ScriptedRisk([]),
+                     RouterMetrics(MeterProvider().get_meter("t")), interval_s=30)
+    now = datetime.now(UTC)
+    deadlines = policies.sla_policy.deadlines("P3", "support", None, now)
+    try:
+        calm = sweep.first_check("P3", deadlines, 0.2, now)
+        # 0.2 ** (t / 1h) reaches 0.6 with 19 min left, long after one interval
+        assert calm is not None and calm.in_s == 30 and calm.sla_risk == pytest.approx(0.2)
+        assert sweep.first_check("P3", deadlines, 0.7, now) is None  # at risk, "warn" fires
+        late = policies.sla_policy.deadlines("P3", "support", None, now - timedelta(minutes=50))
+        soon = sweep.first_check("P3", late, 0.2, now)  # 10 min left: 0.2 ** (1/6) = 0.76
+        assert soon is None
+
+        sync.set_queue_policy("support")
+        for ticket_id, risk, check in (("calm", 0.2, calm), ("risky", 0.7, None)):
+            data = {"ticket": convert.pack(make_ticket(ticket_id, "Hi", "Help")),
+                    "submitted_at": now.timestamp()}
+            sync.submit(ticket_id, "support", 3, "email", data=data, sla_model_risk=risk,
+                        deadline_ts=deadlines.first_response_at.timestamp(),
+                        first_sla_check=check)
+        report = await sweep.sweep_once()
+
+        assert report.checked == ["risky"] and report.escalated == [("risky", "warn")]
+        calm_state = await queues.get_ticket("calm")
+        assert calm_state is not None and calm_state.sla_risk == pytest.approx(0.2)
+    finally:
+        await client.aclose()
 
 
 def test_live_risk_rises_from_the_model_risk_to_one_at_the_deadline() -> None:
