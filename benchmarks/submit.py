@@ -34,6 +34,11 @@ Prometheus endpoint, scraped every 5 s) and off (`TICKET_ROUTER_METRICS_ENABLED=
 prints the throughput ratios on/off (max sustained and capacity, per repeat, then the median).
 Goals: sustained throughput >= 40 % of the echo ceiling, p99 < 15 ms at 500 tickets/s, metrics
 on within 10 % of off.
+
+Each step also prints CPU per call: the servers with their children (a router's history
+writer), the server processes alone, how long their threads were runnable but waiting for a
+core (Linux schedstat run delay: on 2 cores shared with Redis and this load generator, part of
+the latency), Redis's, and this process's share of a core.
 """
 
 from __future__ import annotations
@@ -128,6 +133,7 @@ class Step:
     errors: dict[str, int] = field(default_factory=dict)
     server_cpu_ms_per_call: float = math.nan  # the echo server's or the routers' CPU
     main_cpu_ms_per_call: float = math.nan  # the server processes alone, without children
+    main_cpu_wait_ms_per_call: float = math.nan  # their threads runnable, waiting for a core
     redis_cpu_ms_per_call: float = math.nan
     loadgen_cpu_share: float = math.nan  # this process's CPU time over wall time
 
@@ -233,6 +239,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_wait_seconds(pid: int) -> float:
+    """Time the threads of a process have spent runnable but waiting for a core (Linux
+    schedstat run delay; 0 where it is not kept)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 def children(pid: int) -> list[int]:
     """The live child processes of a process (Linux /proc), e.g. a router's history writer."""
     found = []
@@ -262,6 +278,10 @@ class ServerProcess:
     def main_cpu(self) -> float:
         """The server process alone (for a router: what its GIL bounds), without its writer."""
         return cpu_seconds(self.process.pid)
+
+    def main_cpu_wait(self) -> float:
+        """How long the server process's threads have waited for a core, without its writer."""
+        return cpu_wait_seconds(self.process.pid)
 
     def check_alive(self) -> None:
         if self.process.poll() is not None:
@@ -402,6 +422,7 @@ class Bench:
         requests = build_requests(self.tickets, self.next_prefix(), max(1, round(rate * seconds)))
         cpu_before = sum(s.cpu() for s in servers)
         main_cpu_before = sum(s.main_cpu() for s in servers)
+        main_wait_before = sum(s.main_cpu_wait() for s in servers)
         redis_cpu_before = cpu_seconds(self.redis.process.pid) if self.redis.process else 0.0
         own_before, wall_before = time.process_time(), time.perf_counter()
         latencies, errors, wall = await offer_load(stubs, requests, rate)
@@ -409,6 +430,7 @@ class Bench:
         elapsed = time.perf_counter() - wall_before
         server_cpu = sum(s.cpu() for s in servers) - cpu_before
         main_cpu = sum(s.main_cpu() for s in servers) - main_cpu_before
+        main_wait = sum(s.main_cpu_wait() for s in servers) - main_wait_before
         redis_cpu = math.nan
         if label[0] == "router" and self.redis.process is not None:
             redis_cpu = cpu_seconds(self.redis.process.pid) - redis_cpu_before
@@ -422,6 +444,7 @@ class Bench:
             p999_ms=float(p999), sent=len(requests), errors=dict(errors),
             server_cpu_ms_per_call=server_cpu * 1000 / max(ok.size, 1),
             main_cpu_ms_per_call=main_cpu * 1000 / max(ok.size, 1),
+            main_cpu_wait_ms_per_call=main_wait * 1000 / max(ok.size, 1),
             redis_cpu_ms_per_call=redis_cpu * 1000 / max(ok.size, 1),
             loadgen_cpu_share=own / elapsed,
         )
@@ -434,7 +457,8 @@ class Bench:
                 f"achieved {step.achieved_per_s:7.1f}/s  p50 {step.p50_ms:7.2f}  "
                 f"p99 {step.p99_ms:8.2f}  p99.9 {step.p999_ms:8.2f} ms  "
                 f"cpu ms/call: server {step.server_cpu_ms_per_call:5.2f} "
-                f"(main {step.main_cpu_ms_per_call:5.2f}) "
+                f"(main {step.main_cpu_ms_per_call:5.2f}, waiting for a core "
+                f"{step.main_cpu_wait_ms_per_call:4.2f}) "
                 f"redis {step.redis_cpu_ms_per_call:4.2f}  "
                 f"loadgen cpu {step.loadgen_cpu_share:4.0%}"
                 f"{'' if step.sustained else '  NOT sustained'}"
@@ -788,7 +812,9 @@ def main(argv: list[str] | None = None) -> None:
                           f"{s.achieved_per_s:.1f}/s p50 {s.p50_ms:.2f} p99 {s.p99_ms:.2f} "
                           f"p99.9 {s.p999_ms:.2f} ms, CPU ms per ticket: routers "
                           f"{s.server_cpu_ms_per_call:.2f} (the router processes alone "
-                          f"{s.main_cpu_ms_per_call:.2f}), Redis {s.redis_cpu_ms_per_call:.2f}"
+                          f"{s.main_cpu_ms_per_call:.2f}, which waited "
+                          f"{s.main_cpu_wait_ms_per_call:.2f} for a core), "
+                          f"Redis {s.redis_cpu_ms_per_call:.2f}"
                           for s in steps))
                 return
             maxima = asyncio.run(run(bench))
