@@ -38,7 +38,8 @@ on within 10 % of off.
 Each step also prints CPU per call: the servers with their children (a router's history
 writer), the server processes alone, how long their threads were runnable but waiting for a
 core (Linux schedstat run delay: on 2 cores shared with Redis and this load generator, part of
-the latency), Redis's, and this process's share of a core.
+the latency), Redis's, and this process's share of a core and its own wait for one (which
+the latencies it measures include).
 """
 
 from __future__ import annotations
@@ -136,6 +137,7 @@ class Step:
     main_cpu_wait_ms_per_call: float = math.nan  # their threads runnable, waiting for a core
     redis_cpu_ms_per_call: float = math.nan
     loadgen_cpu_share: float = math.nan  # this process's CPU time over wall time
+    loadgen_wait_ms_per_call: float = math.nan  # this process waiting for a core
 
     @property
     def sustained(self) -> bool:
@@ -425,8 +427,10 @@ class Bench:
         main_wait_before = sum(s.main_cpu_wait() for s in servers)
         redis_cpu_before = cpu_seconds(self.redis.process.pid) if self.redis.process else 0.0
         own_before, wall_before = time.process_time(), time.perf_counter()
+        own_wait_before = cpu_wait_seconds(os.getpid())
         latencies, errors, wall = await offer_load(stubs, requests, rate)
         own = time.process_time() - own_before
+        own_wait = cpu_wait_seconds(os.getpid()) - own_wait_before
         elapsed = time.perf_counter() - wall_before
         server_cpu = sum(s.cpu() for s in servers) - cpu_before
         main_cpu = sum(s.main_cpu() for s in servers) - main_cpu_before
@@ -447,6 +451,7 @@ class Bench:
             main_cpu_wait_ms_per_call=main_wait * 1000 / max(ok.size, 1),
             redis_cpu_ms_per_call=redis_cpu * 1000 / max(ok.size, 1),
             loadgen_cpu_share=own / elapsed,
+            loadgen_wait_ms_per_call=own_wait * 1000 / max(ok.size, 1),
         )
         if not step.sustained:
             await self.settle(stubs)
@@ -460,7 +465,8 @@ class Bench:
                 f"(main {step.main_cpu_ms_per_call:5.2f}, waiting for a core "
                 f"{step.main_cpu_wait_ms_per_call:4.2f}) "
                 f"redis {step.redis_cpu_ms_per_call:4.2f}  "
-                f"loadgen cpu {step.loadgen_cpu_share:4.0%}"
+                f"loadgen cpu {step.loadgen_cpu_share:4.0%} "
+                f"(waiting {step.loadgen_wait_ms_per_call:4.2f} ms/call)"
                 f"{'' if step.sustained else '  NOT sustained'}"
                 f"{f'  errors {dict(errors)}' if errors else ''}"
             )
