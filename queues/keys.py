@@ -22,13 +22,14 @@ Layout, for tenant `acme` (the hash tag is the part in braces)::
                                                        1 full, 2 away, 3 offline)
     tr:{acme}:q:<queue>:free:<channel>           ZSET  agents available with free capacity on
                                                        the channel, by the queue's policy score
-    tr:{acme}:q:<queue>:free:<channel>:<skill>   ZSET  the same, restricted to agents with
-                                                       the skill (at any level: an assignment
-                                                       checks the level of each candidate)
+    tr:{acme}:q:<queue>:free:<channel>:<skill>:<level>
+                                                 ZSET  the same, restricted to agents whose
+                                                       skill is exactly <level> (layout 1, until
+                                                       2026-12: at least <level>)
     tr:{acme}:q:<queue>:at_risk                  SET   unanswered tickets of the queue flagged
                                                        at risk of missing their SLA
     tr:{acme}:index_layout                       STRING version of the agent index layout,
-                                                       set once the agents are indexed in it
+                                                       set once every agent is indexed in it
 
 Redis Cluster and agents shared across queues. A Lua script is atomic only over keys of one
 hash slot. One assignment reads the queue's waiting tickets *and* changes the chosen agent's
@@ -76,11 +77,9 @@ DERIVED_KEYS: dict[str, tuple[str, ...]] = {
     "arrivals": ("q", "<queue>", "arrivals"),
     "members": ("q", "<queue>", "agents"),
     "free": ("q", "<queue>", "free", "<channel>"),
-    "skilled": ("q", "<queue>", "free", "<channel>", "<skill>"),
+    "skilled": ("q", "<queue>", "free", "<channel>", "<skill>", "<level>"),
     "at_risk": ("q", "<queue>", "at_risk"),
     "index_layout": ("index_layout",),
-    # layout 1 (before 2026-12): one index per skill *level*; read only to delete it
-    "skilled_at_level": ("q", "<queue>", "free", "<channel>", "<skill>", "<level>"),
 }
 """Derived keys, rendered to Python (`Keys.derived`) and Lua (`lua_key_functions`)."""
 

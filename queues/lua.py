@@ -8,7 +8,8 @@ from importlib import resources
 from queues.keys import lua_key_functions
 
 PRELUDE = "_prelude.lua"
-"""Helpers shared by every script; `--@KEY_FUNCTIONS@` marks where the key functions go."""
+"""Helpers shared by every script; `--@KEY_FUNCTIONS@` marks where the key functions (and the
+constants shared with Python) go."""
 
 KEY_FUNCTIONS_MARK = "--@KEY_FUNCTIONS@"
 
@@ -18,7 +19,10 @@ def script_sources() -> dict[str, str]:
     """Script name (file name without `.lua`) -> full source, prelude included."""
     folder = resources.files("queues") / "scripts"
     prelude = (folder / PRELUDE).read_text(encoding="utf-8")
-    prelude = prelude.replace(KEY_FUNCTIONS_MARK, lua_key_functions())
+    from queues.operations import MAX_SKILL_LEVEL
+
+    constants = f"local MAX_SKILL_LEVEL = {MAX_SKILL_LEVEL}"
+    prelude = prelude.replace(KEY_FUNCTIONS_MARK, f"{lua_key_functions()}\n{constants}")
     sources = {}
     for entry in folder.iterdir():
         if entry.name.endswith(".lua") and entry.name != PRELUDE:

@@ -257,8 +257,14 @@ class QueueStore:
 
     def reindex_agents(self) -> int:
         """Move the agent indexes to this version's layout, once per tenant (a router does it at
-        start): returns the agents re-indexed, 0 when they already were."""
-        return self._run(self.ops.reindex_agents())
+        start), a batch of agents per call: returns the agents re-indexed, 0 when they already
+        were. Routing goes on meanwhile and finds every agent."""
+        cursor, total = "0", 0
+        while True:
+            cursor, agents = self._run(self.ops.reindex_agents(cursor))
+            total += agents
+            if cursor == "0":
+                return total
 
     def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
         """Forget up to `limit` completed/cancelled tickets finished over `retention_s` ago."""
@@ -505,7 +511,12 @@ class AsyncQueueStore:
         return await self._run(self.ops.record_sla_checks(checks))
 
     async def reindex_agents(self) -> int:
-        return await self._run(self.ops.reindex_agents())
+        cursor, total = "0", 0
+        while True:
+            cursor, agents = await self._run(self.ops.reindex_agents(cursor))
+            total += agents
+            if cursor == "0":
+                return total
 
     async def purge_finished(self, retention_s: float, limit: int = MAX_BATCH) -> int:
         return await self._run(self.ops.purge_finished(retention_s, limit))

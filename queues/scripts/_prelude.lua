@@ -168,11 +168,12 @@ local function queue_policies(queues)
   return policies
 end
 
--- The index keys of an agent on one queue and channel: the free index, then one per skill.
+-- The index keys of an agent on one queue and channel: the free index, then one per skill, at
+-- the agent's level of it.
 local function agent_index_keys(a, queue, channel)
   local keys = {key_free(queue, channel)}
   for skill, level in pairs(a.skills) do
-    if level >= 1 then keys[#keys + 1] = key_skilled(queue, channel, skill) end
+    keys[#keys + 1] = key_skilled(queue, channel, skill, level)
   end
   return keys
 end
@@ -416,55 +417,78 @@ end
 -- Offer one of the first `window` waiting tickets of a queue to the best eligible agent
 -- (assign.lua, submit.lua). Eligible: available, every required skill at the needed level,
 -- free capacity on the ticket's channel, not cooling off from this ticket. Best: lowest score
--- of the queue's policy; at most `bound` agents with the required skills, from the most
--- selective index, are examined per ticket. Returns the offer view, false when nothing can be
--- offered, or nil and an error reply.
+-- of the queue's policy; at most `bound` agents with the most selective required skill at the
+-- needed level are examined per ticket (its indexes at that level and above, merged in score
+-- order). Returns the offer view, false when nothing can be offered, or nil and an error reply.
 local function assign_from_queue(queue, window, bound)
   local config = queue_config(queue)
   if not config then
     return nil, fail('not_found', 'queue ' .. queue .. ' does not exist', 'queue')
   end
 
-  -- The smallest index that contains every eligible agent, plus the other skill indexes that
-  -- a candidate must also be in. A skill index holds the skill's agents at every level.
+  -- The indexes holding every agent with one required skill at the needed level or above: of
+  -- the ticket's skills, the one with the fewest such agents. No skill: the free index.
   local function candidate_indexes(t)
-    local indexes = {}
-    for skill, _ in pairs(t.skills) do
-      local key = key_skilled(queue, t.channel, skill)
-      indexes[#indexes + 1] = {key = key, size = redis.call('ZCARD', key)}
+    local best, best_size = {key_free(queue, t.channel)}, nil
+    for skill, level in pairs(t.skills) do
+      local keys, size = {}, 0
+      for at = level, MAX_SKILL_LEVEL do
+        local key = key_skilled(queue, t.channel, skill, at)
+        local count = redis.call('ZCARD', key)
+        if count > 0 then keys[#keys + 1], size = key, size + count end
+      end
+      if best_size == nil or size < best_size then best, best_size = keys, size end
     end
-    if #indexes == 0 then return key_free(queue, t.channel), {} end
-    table.sort(indexes, function(x, y) return x.size < y.size end)
-    local others = {}
-    for i = 2, #indexes do others[#others + 1] = indexes[i].key end
-    return indexes[1].key, others
+    return best
   end
 
-  -- Agents below a required level are passed over without counting towards `bound`, so a
-  -- crowd of them ahead in the index cannot hide a qualified agent further down.
-  local function best_agent(t)
-    local index, others = candidate_indexes(t)
-    local start, examined = 0, 0
-    while examined < bound do
-      local batch = redis.call('ZRANGE', index, start, start + 15)
-      if #batch == 0 then return nil end
-      for _, agent_id in ipairs(batch) do
-        local qualified = true
-        for _, key in ipairs(others) do
-          if qualified and not redis.call('ZSCORE', key, agent_id) then qualified = false end
-        end
-        local a = qualified and load_agent(agent_id) or nil
-        if a and not agent_missing_skill(a, t) then
-          -- The index and the record change in the same scripts; checking again is cheap.
-          if a.status == 'available' and has_room(a, t.channel)
-              and not is_cooling_off(t, agent_id) then
-            return a
-          end
-          examined = examined + 1
-          if examined >= bound then return nil end
+  -- The agents of several indexes in one score order (then by id, as within one index),
+  -- read 16 at a time from each.
+  local function merged(keys)
+    local streams = {}
+    for _, key in ipairs(keys) do streams[#streams + 1] = {key = key, items = {}, at = 1, read = 0} end
+    local function head(stream)
+      if stream.at > #stream.items then
+        local page = redis.call('ZRANGE', stream.key, stream.read, stream.read + 15, 'WITHSCORES')
+        stream.items, stream.at, stream.read = {}, 1, stream.read + #page / 2
+        for i = 1, #page, 2 do
+          stream.items[#stream.items + 1] = {id = page[i], score = tonumber(page[i + 1])}
         end
       end
-      start = start + #batch
+      return stream.items[stream.at]
+    end
+    return function()
+      local best_stream, best_item = nil, nil
+      for _, stream in ipairs(streams) do
+        local item = head(stream)
+        if item and (not best_item or item.score < best_item.score
+                     or (item.score == best_item.score and item.id < best_item.id)) then
+          best_stream, best_item = stream, item
+        end
+      end
+      if best_stream then best_stream.at = best_stream.at + 1 end
+      return best_item and best_item.id
+    end
+  end
+
+  -- Every agent examined is at the needed level of one required skill; the others (a second
+  -- skill, status, room, cool-off) are checked on its record.
+  local function best_agent(t)
+    local next_agent, seen = merged(candidate_indexes(t)), {}
+    local examined = 0
+    while examined < bound do
+      local agent_id = next_agent()
+      if not agent_id then return nil end
+      if not seen[agent_id] then  -- an agent indexed in the previous layout is in several
+        seen[agent_id] = true
+        examined = examined + 1
+        local a = load_agent(agent_id)
+        -- The index and the record change in the same scripts; checking again is cheap.
+        if a and a.status == 'available' and has_room(a, t.channel)
+            and not agent_missing_skill(a, t) and not is_cooling_off(t, agent_id) then
+          return a
+        end
+      end
     end
     return nil
   end

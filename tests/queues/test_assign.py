@@ -53,6 +53,20 @@ def test_agents_below_the_level_ahead_in_the_index_do_not_hide_a_qualified_one(
     assert offer is not None and offer.agent_id == "expert"
 
 
+def test_agents_at_different_levels_are_taken_in_the_policys_order(store: QueueStore) -> None:
+    store.upsert_agent("five", ["support"], {"german": 5}, {"email": 5})  # idle longest
+    time.sleep(0.005)
+    store.upsert_agent("three", ["support"], {"german": 3}, {"email": 5})
+    time.sleep(0.005)
+    store.upsert_agent("four", ["support"], {"german": 4}, {"email": 5})
+    for n in range(3):
+        store.enqueue(f"t{n}", "support", 2, "email", skills={"german": 2})
+
+    agents = [assign_later(store) for _ in range(3)]
+
+    assert agents == ["five", "three", "four"]  # idle longest first, whatever the level
+
+
 def test_capacity_is_per_channel(store: QueueStore) -> None:
     store.upsert_agent("ann", ["support"], {}, {"chat": 1, "email": 1})
     store.enqueue("chat-1", "support", 1, "chat")

@@ -29,8 +29,7 @@ def test_every_key_written_carries_the_tenant_hash_tag(redis_client: redis.Redis
     [
         ("waiting", {"queue": "billing"}),
         ("members", {"queue": "billing"}),
-        ("skilled", {"queue": "billing", "channel": "chat", "skill": "fr"}),
-        ("skilled_at_level", {"queue": "billing", "channel": "chat", "skill": "fr", "level": 3}),
+        ("skilled", {"queue": "billing", "channel": "chat", "skill": "fr", "level": 3}),
         ("index_layout", {}),
     ],
 )
