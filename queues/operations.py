@@ -143,10 +143,15 @@ def _risk(value: float | None, field: str) -> float | None:
 
 
 def _risk_arg(value: float | None, field: str) -> str:
-    """A script argument: the probability, or "" for none (None or NaN)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    """A script argument: the probability (any real number type), or "" for none (None, NaN)."""
+    if value is None:
         return ""
-    return repr(_risk(value, field))
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"must be a probability from 0 to 1, got {value!r}",
+                              field=field) from None
+    return "" if math.isnan(number) else repr(_risk(number, field))
 
 
 def _optional_ticket(reply: Any) -> TicketState | None:

@@ -380,7 +380,9 @@ class SlaSweep:
         nothing (no level fires, it is not at risk); None when one is due at once.
 
         Spares the sweep one claim and one record per ticket, and keeps new tickets from
-        crowding its batches (at most `batch` per tick per process).
+        crowding its batches (at most `batch` per tick per process). `now` is the router's
+        clock while the sweep keeps Redis's: with clocks apart, the first check comes that
+        much early or late (at most one interval after submission either way).
         """
         if model_risk is not None and math.isnan(model_risk):
             model_risk = None

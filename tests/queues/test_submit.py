@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 import redis
 
@@ -110,6 +111,14 @@ def test_a_first_sla_check_worked_out_at_submission_comes_later_with_its_risk(
     assert due is not None and due / 1000 == pytest.approx(claimed.now + 30.0, abs=1.0)
     later = store.get_ticket("later")
     assert later is not None and later.sla_risk == 0.3 and later.sla_model_risk == 0.25
+
+
+def test_submit_takes_a_risk_of_any_real_number_type(store: QueueStore) -> None:
+    store.submit("t1", "support", 3, "email", sla_model_risk=np.float32(0.25),
+                 first_sla_check=FirstSlaCheck(in_s=10.0, sla_risk=np.float64(0.5)))
+
+    ticket = store.get_ticket("t1")
+    assert ticket is not None and ticket.sla_model_risk == 0.25 and ticket.sla_risk == 0.5
 
 
 @pytest.mark.parametrize(

@@ -234,3 +234,37 @@ async def test_the_sla_risk_is_scored_at_the_priority_the_ticket_is_queued_with(
     assert reply.scores.sla_risk == pytest.approx(at["P1"], abs=1e-9)
     stored = await router.app.queues.get_ticket("t-refund")
     assert stored is not None and stored.sla_model_risk == pytest.approx(at["P1"], abs=1e-9)
+
+
+async def test_a_submission_schedules_its_first_sla_check_as_the_sweep_would(
+    client: AsyncRouterClient, router: Running
+) -> None:
+    from queues import Keys
+    from router.tasks import cancel_and_wait
+
+    subjects = ["Invoice charged twice", "Password reset link expired", "Parcel never arrived",
+                "Production outage: all logins fail", "Question about my plan", "Refund please"]
+    tiers = ["free", "standard", "premium", "enterprise"]
+    tickets = [make_ticket(f"t-check-{n}", subjects[n % len(subjects)], "Please help.",
+                           channel="email", customer_tier=tiers[n % len(tiers)])
+               for n in range(12)]
+    for task in router.app._tasks:  # no sweep meanwhile: what is due stays due
+        if task.get_name() == "sla-sweep":
+            await cancel_and_wait(task)
+    for ticket in tickets:
+        await client.submit_ticket(ticket)
+
+    checks = router.app.client
+    deferred = 0
+    for ticket in tickets:
+        state = await router.app.queues.get_ticket(ticket.id)
+        assert state is not None
+        now_s = (await checks.time())[0]
+        due_s = (await checks.zscore(Keys().sla_checks, ticket.id)) / 1000
+        if due_s > now_s + 1:  # worked out at submission: nothing would change before then
+            deferred += 1
+            assert state.sla_risk == pytest.approx(state.sla_model_risk)  # just submitted
+            assert not state.at_risk and due_s <= now_s + 31
+        else:  # due at once: a check now changes something (here: at risk, or a level holds)
+            assert state.sla_risk is None
+    assert deferred >= 1

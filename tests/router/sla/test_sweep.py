@@ -374,6 +374,13 @@ async def test_a_new_ticket_is_checked_at_once_only_when_a_check_would_change_so
         late = policies.sla_policy.deadlines("P3", "support", None, now - timedelta(minutes=50))
         soon = sweep.first_check("P3", late, 0.2, now)  # 10 min left: 0.2 ** (1/6) = 0.76
         assert soon is None
+        # a level on time left alone, while the risk is unknown (not at risk)
+        timed = SlaSweep(queues, Policies(rules_text("1h", "30m", "10m").split(
+            "default_priority: P3\n")[1]), None, RouterMetrics(MeterProvider().get_meter("t")))
+        assert timed.first_check("P3", late, None, now) is None  # "soon" holds: 30 min left
+        check = timed.first_check("P3", deadlines, None, now)
+        assert check is not None and check.sla_risk is None
+        assert check.in_s == 30  # nothing within the interval ("soon" in 30 min)
 
         sync.set_queue_policy("support")
         for ticket_id, risk, check in (("calm", 0.2, calm), ("risky", 0.7, None)):
