@@ -56,7 +56,7 @@ INDEX_LAYOUT = 2
 
 REINDEX_BATCH = 100
 """Agents one reindex call moves: 100 agents on 3 queues and 2 channels with 5 skills at level
-10 are ~27,000 sorted-set removals, some tens of ms of Redis."""
+10 are ~27,000 sorted-set removals, ~35 ms of Redis a call (scratch timing, 300 such agents)."""
 
 ReindexStep = tuple[str, int]
 """(next HSCAN cursor, "0" when done; agents re-indexed by the call)."""

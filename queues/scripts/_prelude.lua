@@ -446,7 +446,9 @@ local function assign_from_queue(queue, window, bound)
   -- read 16 at a time from each.
   local function merged(keys)
     local streams = {}
-    for _, key in ipairs(keys) do streams[#streams + 1] = {key = key, items = {}, at = 1, read = 0} end
+    for _, key in ipairs(keys) do
+      streams[#streams + 1] = {key = key, items = {}, at = 1, read = 0}
+    end
     local function head(stream)
       if stream.at > #stream.items then
         local page = redis.call('ZRANGE', stream.key, stream.read, stream.read + 15, 'WITHSCORES')
