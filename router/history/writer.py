@@ -12,7 +12,6 @@ advisory lock and reads the committed events, on SQLite writers take turns (BEGI
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, text
 
 from queues.events import Event, EventType
-from router.errors import InvalidArgument, Unavailable
+from router.errors import InvalidArgument
 from router.history.database import chunks, insert_ignoring_duplicates, transaction, upsert
 from router.history.models import (
     Agent,
@@ -134,14 +133,6 @@ class HistoryWriter:
             if not events:
                 return new
             new += self.write_batch(events)
-
-    def run(self, stop: threading.Event, *, block_ms: int = 1000, retry_s: float = 1.0) -> None:
-        """Drain until `stop` is set (for a background thread); outages are waited out."""
-        while not stop.is_set():
-            try:
-                self.drain_once(block_ms)
-            except Unavailable:
-                stop.wait(retry_s)
 
     def write_batch(self, events: Sequence[Event]) -> int:
         """Store events in one transaction: insert new ones and the submissions of the tickets
