@@ -46,6 +46,17 @@ DEFAULT_METRICS_HOST = "127.0.0.1"
 """Address the scrape endpoint binds unless told otherwise: loopback, like the gRPC default."""
 
 
+def prometheus_reader(registry: CollectorRegistry) -> PrometheusMetricReader:
+    """The reader behind the scrape endpoint, serving `registry`.
+
+    Without OpenTelemetry's scope labels (`otel_scope_name`, `_version`, `_schema_url` on every
+    series): every series comes from the one `ticket_router` meter, so they say nothing, and
+    formatting them is about a third of a scrape's time, which holds the GIL while RPCs wait
+    (`python benchmarks/metrics_overhead.py --scrape`).
+    """
+    return PrometheusMetricReader(registry=registry, scope_info_enabled=False)
+
+
 @dataclass
 class Telemetry:
     """The process's telemetry pipeline; `shutdown()` flushes and stops it.
@@ -137,7 +148,7 @@ def setup_telemetry(
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)
-    readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
+    readers: list[MetricReader] = [prometheus_reader(registry)]
     tracer_provider = None
     if endpoint:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter

@@ -127,6 +127,9 @@ def test_scrape_shows_exactly_what_was_recorded(
     # The resource, and the usual process metrics of the same registry.
     assert value(text, "target_info", service_name="ticket-router-test") == 1
     assert "process_cpu_seconds_total" in {s.name for s in samples(text)}
+    # No per-series OpenTelemetry scope labels: one meter, so they would say nothing.
+    ours = [s for s in samples(text) if s.name.startswith("ticket_router_")]
+    assert ours and not any(k.startswith("otel_scope") for s in ours for k in s.labels)
 
 
 def test_every_dashboard_metric_and_label_exists_in_a_real_scrape(
