@@ -59,6 +59,20 @@ class QueueState:
     priority: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class QueueFreeRow:
+    """A ticket's feature row for one task without the queue state (`TaskFeatures.in_queue`
+    completes it), so that a ticket can be re-scored in a new queue state without its text.
+
+    `text` holds the linear model's scores without the priority the ticket is queued with
+    (`in_queue` adds that column's weights; None: the task has no text model), `middle` the
+    keywords, categorical codes, time, text length and numeric fields.
+    """
+
+    text: np.ndarray | None
+    middle: np.ndarray
+
+
 TICKET_CATEGORICALS = ("channel", "customer_tier", "product", "language")
 """Ticket fields used as categorical features when they vary in the training data."""
 
@@ -202,8 +216,14 @@ class TaskFeatures:
         """The code of each categorical field, then of the queue priority if used (None: unseen)."""
         codes = [codes.get(field_value(ticket, name)) for name, codes in self.categoricals.items()]
         if self.use_queue_priority is not None:
-            codes.append(self.use_queue_priority.get(queue.priority if queue else ""))
+            codes.append(self._priority_code(queue))
         return codes
+
+    def _priority_code(self, queue: QueueState | None) -> int | None:
+        """The queue priority's code (None: unseen, or the task does not use it)."""
+        if self.use_queue_priority is None:
+            return None
+        return self.use_queue_priority.get(queue.priority if queue else "")
 
     def linear_input_one(
         self, text_vector: tuple[np.ndarray, np.ndarray] | None, codes: list[int | None]
@@ -309,6 +329,10 @@ class TaskFeatures:
 
     def _numbers(self, ticket: Ticket, clean_chars: int, queue: QueueState | None) -> list[float]:
         """The features between the categorical codes and the queue priority code."""
+        return self._ticket_numbers(ticket, clean_chars) + self._queue_numbers(queue)
+
+    def _ticket_numbers(self, ticket: Ticket, clean_chars: int) -> list[float]:
+        """Time of day and week, text length and numeric fields."""
         row: list[float] = []
         if self.use_time:
             row.extend(_time_parts(ticket.created_at))
@@ -316,13 +340,17 @@ class TaskFeatures:
         attributes = ticket.attributes
         for name in self.numerics:
             row.append(_number(attributes.get(name)))
-        if self.use_queue:
-            q = queue or QueueState()
-            depth = _number(q.queue_depth)
-            agents = _number(q.agents_available)
-            per_agent = depth / max(agents, 0.5) if not math.isnan(depth + agents) else math.nan
-            row += [depth, agents, _number(q.oldest_wait_s), per_agent]
         return row
+
+    def _queue_numbers(self, queue: QueueState | None) -> list[float]:
+        """Depth, agents available, oldest wait and depth per agent, if the task uses them."""
+        if not self.use_queue:
+            return []
+        q = queue or QueueState()
+        depth = _number(q.queue_depth)
+        agents = _number(q.agents_available)
+        per_agent = depth / max(agents, 0.5) if not math.isnan(depth + agents) else math.nan
+        return [depth, agents, _number(q.oldest_wait_s), per_agent]
 
     def _text_part(self, scores: np.ndarray) -> np.ndarray:
         if scores.shape[-1] <= 1:
@@ -341,20 +369,41 @@ class TaskFeatures:
         queue: QueueState | None,
     ) -> np.ndarray:
         """The feature row of one ticket (float64, NaN for missing)."""
-        parts: list[float] = []
-        codes = self._codes(ticket, queue)
+        return self.in_queue(self.queue_free_row(ticket, clean, text_vector), queue)
+
+    def queue_free_row(
+        self, ticket: Ticket, clean: str, text_vector: tuple[np.ndarray, np.ndarray] | None
+    ) -> QueueFreeRow:
+        """A ticket's row without the queue state, for `in_queue` to complete."""
+        codes = self._codes(ticket, None)
+        n_cats = len(self.categoricals)
+        text = None
         if self.text_model is not None:
             vector = text_vector if self.n_terms else None
-            idx, val = self.linear_input_one(vector, codes)
-            parts.extend(self._text_part(self.text_model.scores_one(idx, val)))
+            no_priority = [None] if self.use_queue_priority is not None else []
+            idx, val = self.linear_input_one(vector, codes[:n_cats] + no_priority)
+            text = self.text_model.scores_one(idx, val)
+        middle: list[float] = []
         if self.keyword_ids:
             present = set(text_vector[0].tolist()) if text_vector is not None else set()
-            parts.extend(1.0 if k in present else 0.0 for k in self.keyword_ids)
-        n_cats = len(self.categoricals)
-        parts.extend(math.nan if code is None else float(code) for code in codes[:n_cats])
-        parts.extend(self._numbers(ticket, len(clean), queue))
-        parts.extend(math.nan if code is None else float(code) for code in codes[n_cats:])
-        return np.asarray(parts, dtype=np.float64)
+            middle.extend(1.0 if k in present else 0.0 for k in self.keyword_ids)
+        middle.extend(math.nan if code is None else float(code) for code in codes[:n_cats])
+        middle.extend(self._ticket_numbers(ticket, len(clean)))
+        return QueueFreeRow(text, np.asarray(middle, dtype=np.float64))
+
+    def in_queue(self, base: QueueFreeRow, queue: QueueState | None) -> np.ndarray:
+        """The feature row of a ticket (its `queue_free_row`) joining a queue in this state:
+        `row` is this, so both give the same values."""
+        code = self._priority_code(queue)
+        tail = self._queue_numbers(queue)
+        if self.use_queue_priority is not None:
+            tail.append(math.nan if code is None else float(code))
+        if self.text_model is None or base.text is None:
+            return np.concatenate([base.middle, tail])
+        scores = base.text
+        if code is not None:  # the priority's one-hot column of the linear input
+            scores = scores + self.text_model.weights[self._cat_offsets[-1] + code]
+        return np.concatenate([self._text_part(scores), base.middle, tail])
 
     def matrix(
         self,

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from router.errors import FailedPrecondition, InvalidArgument, NotFound
-from scoring.features import QueueState, Ticket, ticket_text
+from scoring.features import QueueFreeRow, QueueState, Ticket, ticket_text
 from scoring.models import TASKS, TaskModel
 from scoring.text import TextVectorizer, readable_term
 
@@ -47,6 +47,36 @@ class Scores:
     priority_probabilities: dict[str, float]
     sla_risk: float
     model_version: str
+
+
+@dataclass(frozen=True)
+class SlaBasis:
+    """What re-scoring a ticket's SLA risk in a new queue state needs, without its text: the
+    risk task's queue-free feature row, for one model version (`Scorer.sla_basis`).
+
+    Its JSON form (`to_json`) is exact, so a basis stored with a ticket gives every process
+    the same risk as scoring the ticket itself.
+    """
+
+    model_version: str
+    row: QueueFreeRow
+
+    def to_json(self) -> str:
+        text = None if self.row.text is None else self.row.text.tolist()
+        return json.dumps({"model": self.model_version, "text": text,
+                           "middle": self.row.middle.tolist()})
+
+    @classmethod
+    def from_json(cls, text: str) -> SlaBasis:
+        """Raises: InvalidArgument: not a basis's JSON."""
+        try:
+            data = json.loads(text)
+            scores = data["text"]
+            row = QueueFreeRow(None if scores is None else np.asarray(scores, dtype=np.float64),
+                               np.asarray(data["middle"], dtype=np.float64))
+            return cls(str(data["model"]), row)
+        except (TypeError, ValueError, KeyError) as error:
+            raise InvalidArgument(f"not an SLA basis: {error}", field="sla_basis") from error
 
 
 @dataclass(frozen=True)
@@ -316,6 +346,42 @@ class Scorer:
             needed.append("priority")
         _, raws = self._raw_scores(_normalise(ticket), queue_state, needed)
         return float(self.models["sla_risk"].probabilities(raws["sla_risk"]))
+
+    def sla_basis(self, ticket: Ticket) -> SlaBasis | None:
+        """What `sla_risk_from_basis` needs to re-score this ticket in any queue state without
+        its text; None when the model has no sla_risk task.
+
+        Raises:
+            InvalidArgument: `ticket` is not a Ticket.
+        """
+        model = self.models.get("sla_risk")
+        if model is None:
+            return None
+        ticket = _normalise(ticket)
+        clean, vector = self._text(ticket)
+        return SlaBasis(self.version, model.features.queue_free_row(ticket, clean, vector))
+
+    def sla_risk_from_basis(self, basis: SlaBasis, queue_state: QueueState) -> float:
+        """`sla_risk(ticket, queue_state)` from the ticket's `sla_basis`: the same value, at a
+        fraction of the cost (no text, one feature row); NaN without an sla_risk task.
+
+        Raises:
+            InvalidArgument: the basis is another model version's, or the queue state has no
+                priority while the model predicts one (that prediction needs the text).
+        """
+        if basis.model_version != self.version:
+            raise InvalidArgument(
+                f"the SLA basis is model {basis.model_version!r}'s, this is {self.version!r}",
+                field="sla_basis",
+            )
+        if "priority" in self.models and not queue_state.priority:
+            raise InvalidArgument("give the priority the ticket is queued with",
+                                  field="queue_state.priority")
+        model = self.models.get("sla_risk")
+        if model is None:
+            return math.nan
+        row = model.features.in_queue(basis.row, queue_state)
+        return float(model.probabilities(model.raw_one(row)))
 
     def score_batch(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from router.errors import FailedPrecondition, InvalidArgument, NotFound
 from scoring.datasets import LabeledTickets
 from scoring.features import QueueState, Ticket
-from scoring.scorer import Scorer
+from scoring.scorer import Scorer, SlaBasis
 
 
 def _sample(data: LabeledTickets, n: int = 150) -> tuple[list[Ticket], list[QueueState | None]]:
@@ -46,6 +47,36 @@ def test_single_ticket_scores_equal_batch_scores(
         assert one.sla_risk == pytest.approx(expected.sla_risk, abs=1e-9)
         for label, p in expected.category_probabilities.items():
             assert one.category_probabilities[label] == pytest.approx(p, abs=1e-9)
+
+
+def test_sla_risk_from_a_stored_basis_is_the_risk_of_the_ticket_itself(
+    scorer: Scorer, demo_data: LabeledTickets
+) -> None:
+    tickets, queues = _sample(demo_data, 100)
+    risks = set()
+    for ticket, queue in zip(tickets, queues, strict=True):
+        stored = scorer.sla_basis(ticket)
+        assert stored is not None
+        basis = SlaBasis.from_json(stored.to_json())  # as kept with the ticket in Redis
+        for priority in ("P1", "P4", "P7"):  # P7: a priority the model never saw
+            state = replace(queue or QueueState(), priority=priority)
+            risk = scorer.sla_risk_from_basis(basis, state)
+            assert risk == scorer.sla_risk(ticket, state)  # exactly
+            risks.add(risk)
+        deeper = QueueState(queue_depth=400, agents_available=0, oldest_wait_s=9e4, priority="P4")
+        assert scorer.sla_risk_from_basis(basis, deeper) == scorer.sla_risk(ticket, deeper)
+    assert len(risks) > 50  # the priority and the queue state change the values
+
+    basis = scorer.sla_basis(tickets[0])
+    assert basis is not None
+    other = SlaBasis("another-model", basis.row)
+    with pytest.raises(InvalidArgument, match="another-model"):
+        scorer.sla_risk_from_basis(other, QueueState(priority="P3"))
+    with pytest.raises(InvalidArgument, match="priority"):  # the model would predict it
+        scorer.sla_risk_from_basis(basis, QueueState())
+    for text in ("{}", "[1]", "not json", '{"model": "m", "text": "x", "middle": [1]}'):
+        with pytest.raises(InvalidArgument, match="not an SLA basis"):
+            SlaBasis.from_json(text)
 
 
 def test_fast_single_row_path_equals_lightgbm_predict(
