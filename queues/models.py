@@ -54,6 +54,10 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 def _names(value: Any) -> list[str]:
     return [str(item) for item in value] if isinstance(value, list) else []
 
@@ -93,6 +97,9 @@ class TicketState:
     """When the risk model last scored the ticket (or a sweep reserved that scoring)."""
     at_risk: bool = False
     """Flagged at risk by the latest SLA check (counted by the tickets-at-risk gauge)."""
+    sla_basis: str | None = None
+    """What the risk model needs to re-score the ticket without its text, stored by an SLA
+    check (`scoring.scorer.SlaBasis` JSON; opaque here)."""
 
     @classmethod
     def from_record(cls, record: dict[str, Any], *, created: bool = False) -> TicketState:
@@ -122,6 +129,7 @@ class TicketState:
             sla_model_risk=_number(record.get("sla_model_risk")),
             sla_scored_at=_seconds(record.get("sla_scored_ms")),
             at_risk=bool(record.get("at_risk", False)),
+            sla_basis=_text_or_none(record.get("sla_basis")),
         )
 
 
@@ -178,6 +186,9 @@ class SlaCheck:
     sla_risk: float | None = None
     model_risk: float | None = None
     """The model's risk, when this check re-scored the ticket."""
+    sla_basis: str | None = None
+    """A new re-scoring basis for the ticket (`TicketState.sla_basis`), when this check made
+    one."""
 
 
 @dataclass(frozen=True, slots=True)

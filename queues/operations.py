@@ -67,6 +67,8 @@ MAX_ID_CHARS = 200
 MAX_DATA_BYTES = 64 * 1024
 MAX_BATCH = 1000
 """Most offers or tickets one expire/purge call handles."""
+MAX_SLA_BASIS_CHARS = 16 * 1024
+"""Longest SLA re-scoring basis stored with a ticket (a default model's is ~300)."""
 
 DEFAULT_EXPLAIN_LIMIT = 200
 """Most agents explain_candidates examines."""
@@ -140,6 +142,15 @@ def _risk(value: float | None, field: str) -> float | None:
     if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:  # NaN fails too
         raise InvalidArgument(f"must be a probability from 0 to 1, got {value!r}", field=field)
     return float(value)
+
+
+def _sla_basis(value: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_SLA_BASIS_CHARS:
+        raise InvalidArgument(
+            f"must be a non-empty string of at most {MAX_SLA_BASIS_CHARS} characters",
+            field="sla_basis",
+        )
+    return value
 
 
 def _risk_arg(value: float | None, field: str) -> str:
@@ -451,6 +462,8 @@ class Operations:
                 entry["risk"] = risk
             if (model_risk := _risk(check.model_risk, "model_risk")) is not None:
                 entry["model_risk"] = model_risk
+            if check.sla_basis is not None:
+                entry["basis"] = _sla_basis(check.sla_basis)
             entries.append(entry)
         return self._script("record_sla_checks", int, json.dumps(entries))
 

@@ -375,9 +375,10 @@ local function set_at_risk(t, flag)
 end
 
 -- The ticket was answered or finished: it leaves the SLA checks and the at-risk count.
-local function stop_sla_checks(t)
+local function stop_sla_checks(t)  -- the caller saves the ticket
   redis.call('ZREM', K_SLA_CHECKS, t.id)
   set_at_risk(t, false)
+  t.sla_basis = nil  -- only checks re-score from it
 end
 
 -- Put a new ticket at its place in a queue (enqueue.lua, submit.lua). Returns the existing

@@ -177,6 +177,32 @@ def test_an_early_check_reuses_the_model_risk(store: QueueStore) -> None:
     assert (again.ticket.sla_risk, again.ticket.sla_model_risk) == (0.3, 0.2)
 
 
+def test_a_check_keeps_the_sla_basis_until_the_checks_stop(store: QueueStore) -> None:
+    store.upsert_agent("ann", ["support"], {}, {"email": 2})
+    for n in range(3):
+        store.enqueue(f"t{n}", "support", 3, "email")
+    store.claim_sla_checks(limit=10, interval_s=0.001)
+    later = time.time() + 60
+    basis = '{"model": "m1", "text": [0.5], "middle": [1.0, NaN]}'  # opaque to the queues
+    store.record_sla_checks([SlaCheck(f"t{n}", at_risk=False, next_check_at=later,
+                                      model_risk=0.2, sla_basis=basis) for n in range(3)])
+    store.record_sla_checks([SlaCheck("t2", at_risk=False, next_check_at=later)])  # no new one
+
+    assert [store.get_ticket(f"t{n}").sla_basis for n in range(3)] == [basis] * 3  # type: ignore[union-attr]
+    offer = store.assign("support")
+    assert offer is not None
+    store.accept(offer.ticket_id, "ann")
+    store.record_first_response(offer.ticket_id, "ann")
+    cancelled = next(f"t{n}" for n in range(3) if f"t{n}" != offer.ticket_id)
+    store.cancel(cancelled)
+
+    assert store.get_ticket(offer.ticket_id).sla_basis is None  # type: ignore[union-attr]
+    assert store.get_ticket(cancelled).sla_basis is None  # type: ignore[union-attr]
+    with pytest.raises(InvalidArgument, match="at most 16384 characters"):
+        store.record_sla_checks([SlaCheck("t1", at_risk=False, next_check_at=later,
+                                          sla_basis="x" * 20_000)])
+
+
 def test_at_risk_tickets_are_counted_per_queue_until_answered(store: QueueStore) -> None:
     store.set_queue_policy("escalations")
     store.upsert_agent("ann", ["support"], {}, {"email": 1})
