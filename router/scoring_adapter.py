@@ -11,9 +11,10 @@ from typing import Any
 
 from router import convert
 from router.api.ticket_router.v1 import ticket_pb2 as pb
+from router.errors import InvalidArgument
 from router.settings import Settings
 from scoring.features import QueueState, Ticket
-from scoring.scorer import Scorer
+from scoring.scorer import Scorer, SlaBasis
 
 EXPLAIN_TOP_K = 5
 """Contributions shown per task in an explanation."""
@@ -89,3 +90,18 @@ class ScoringAdapter:
         unknown, as for a queue that does not exist yet)."""
         state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
         return float(self.scorer.sla_risk(scoring_ticket(ticket), state))
+
+    def sla_basis(self, ticket: pb.Ticket | Ticket) -> str | None:
+        """What `sla_risk_from_basis` re-scores the ticket from without its text (JSON to
+        store with it); None when the model has no SLA-risk task."""
+        basis = self.scorer.sla_basis(scoring_ticket(ticket))
+        return None if basis is None else basis.to_json()
+
+    def sla_risk_from_basis(self, basis: str, stats: Any | None, priority: str) -> float | None:
+        """`sla_risk` of the ticket whose `sla_basis` this is, the same value; None when the
+        basis does not serve this model (another version's, or unreadable)."""
+        state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+        try:
+            return self.scorer.sla_risk_from_basis(SlaBasis.from_json(basis), state)
+        except InvalidArgument:
+            return None

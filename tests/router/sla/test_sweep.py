@@ -26,16 +26,18 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from clients.client import RouterClient
 from clients.requests import make_ticket
-from queues import AsyncQueueStore, EventReader, QueueStore
+from queues import AsyncQueueStore, EventReader, QueueStore, SlaCheck
 from queues.events import Event
 from router import convert
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.config_document import ConfigDocument
 from router.metrics import RouterMetrics
 from router.rule_store import RuleStore
+from router.scoring_adapter import ScoringAdapter
 from router.sla.escalation import EscalationPolicy, load_escalation_policy
 from router.sla.policy import SlaPolicy, load_sla_policy
 from router.sla.sweep import SlaSweep, live_risk
+from scoring.scorer import Scorer
 
 REPO = Path(__file__).resolve().parents[3]
 READY_LINE = re.compile(r"ticket-router serving gRPC on \S+:(\d+)")
@@ -262,6 +264,12 @@ class ScriptedRisk:
     def sla_risk(self, ticket: pb.Ticket, stats: Any, priority: str = "") -> float:
         return self.values.pop(0)
 
+    def sla_basis(self, ticket: pb.Ticket) -> str | None:
+        return None  # no basis: every scoring comes from sla_risk
+
+    def sla_risk_from_basis(self, basis: str, stats: Any, priority: str) -> float | None:
+        raise AssertionError("no basis was made")
+
 
 class Policies:
     """Fixed SLA and escalation policies, parsed from a rule-set document."""
@@ -396,6 +404,71 @@ async def test_a_new_ticket_is_checked_at_once_only_when_a_check_would_change_so
         assert calm_state is not None and calm_state.sla_risk == pytest.approx(0.2)
     finally:
         await client.aclose()
+
+
+class RecordedRisk:
+    """The real risk model, noting which way each scoring went."""
+
+    def __init__(self, adapter: ScoringAdapter) -> None:
+        self.adapter = adapter
+        self.calls: list[str] = []
+
+    def sla_risk(self, ticket: pb.Ticket, stats: Any, priority: str = "") -> float:
+        self.calls.append("from text")
+        return self.adapter.sla_risk(ticket, stats, priority)
+
+    def sla_basis(self, ticket: pb.Ticket) -> str | None:
+        self.calls.append("basis made")
+        return self.adapter.sla_basis(ticket)
+
+    def sla_risk_from_basis(self, basis: str, stats: Any, priority: str) -> float | None:
+        value = self.adapter.sla_risk_from_basis(basis, stats, priority)
+        self.calls.append("from basis" if value is not None else "basis refused")
+        return value
+
+
+async def test_later_scorings_start_from_the_basis_the_first_stored(
+    redis_url: str, risk_model_dir: Path
+) -> None:
+    adapter = ScoringAdapter(Scorer.load(risk_model_dir))
+    risk = RecordedRisk(adapter)
+    client = redis.asyncio.Redis.from_url(redis_url)
+    queues = AsyncQueueStore(client)
+    sync = QueueStore(redis.Redis.from_url(redis_url))
+    policies = Policies("sla_policy:\n  targets: {P3: {first_response: 1h}}\n")
+    sweep = SlaSweep(queues, policies, risk, RouterMetrics(MeterProvider().get_meter("t")),
+                     interval_s=0.05)
+    message = make_ticket("t1", "Server down, production stopped", "Nothing works since 9:00")
+    try:
+        sync.set_queue_policy("support")
+        sync.submit("t1", "support", 3, "email", data={"ticket": convert.pack(message)})
+        stats = await queues.queue_stats("support")
+
+        scorings = []
+        for _ in range(3):
+            report = await sweep.sweep_once()
+            assert report.scored == ["t1"]
+            state = await queues.get_ticket("t1")
+            assert state is not None and state.sla_basis is not None
+            scorings.append(state.sla_model_risk)
+            await asyncio.sleep(0.06)
+        # A basis of another model: made anew from the text.
+        stale = json.loads(state.sla_basis) | {"model": "an-older-model"}
+        await queues.record_sla_checks([SlaCheck("t1", at_risk=False, next_check_at=0.0,
+                                                 sla_basis=json.dumps(stale))])
+        await sweep.sweep_once()
+        state = await queues.get_ticket("t1")
+    finally:
+        await client.aclose()
+
+    assert risk.calls == ["basis made", "from basis", "from basis", "from basis",
+                          "basis refused", "basis made", "from basis"]
+    assert state is not None and json.loads(state.sla_basis or "{}")["model"] == (
+        adapter.scorer.version)
+    expected = adapter.sla_risk(message, stats, "P3")  # scored from the text itself
+    # (Redis keeps the risk to 14 significant digits)
+    assert scorings == [pytest.approx(expected, rel=1e-12)] * 3
+    assert state.sla_model_risk == pytest.approx(expected, rel=1e-12)
 
 
 def test_live_risk_rises_from_the_model_risk_to_one_at_the_deadline() -> None:
