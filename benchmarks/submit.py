@@ -74,7 +74,7 @@ import grpc  # noqa: E402
 import numpy as np  # noqa: E402
 import redis  # noqa: E402
 
-from clients.requests import make_agent, make_ticket  # noqa: E402
+from clients.requests import make_agent  # noqa: E402
 from queues.operations import MAX_CAPACITY  # noqa: E402
 from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb  # noqa: E402
 from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc  # noqa: E402
@@ -83,6 +83,7 @@ from router.api.ticket_router.v1 import queue_service_pb2_grpc as queues_grpc  #
 from router.api.ticket_router.v1 import ticket_pb2 as pb  # noqa: E402
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb  # noqa: E402
 from router.api.ticket_router.v1 import ticket_service_pb2_grpc as tickets_grpc  # noqa: E402
+from router.demo import demo_tickets  # noqa: E402
 from router.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 
 ECHO_SERVER = Path(__file__).resolve().parent / "echo_server.py"
@@ -214,19 +215,6 @@ def build_requests(
         request.ticket.id = f"{prefix}-{index}"
         requests.append(request)
     return requests
-
-
-def demo_tickets(count: int, seed: int) -> list[pb.Ticket]:
-    """Tickets from the demo set (no id and no creation time: set per call / by the router)."""
-    from scoring.demo_data import generate_demo_tickets
-
-    frame = generate_demo_tickets(count, seed=seed)
-    return [
-        make_ticket("", row.subject, row.body, channel=row.channel,
-                    customer_id=row.customer_id, customer_tier=row.customer_tier,
-                    product=row.product, language=row.language)
-        for row in frame.itertuples()
-    ]
 
 
 # --- server processes -------------------------------------------------------------------------

@@ -140,12 +140,9 @@ async def run_demo(
     settings: Settings, *, tickets: int, rate: float, console: Console | None = None
 ) -> DemoStats:
     """Run the demo end to end and return what it measured."""
-    from scoring.demo_data import generate_demo_tickets
-
     console = console or Console()
     stats = DemoStats()
     rng = random.Random(11)
-    frame = generate_demo_tickets(tickets, seed=2024)
     async with running_router(settings) as running:
         target = f"127.0.0.1:{running.port}"
         console.print(f"[bold]router on {target}[/] (Redis {running.redis_url})")
@@ -157,18 +154,12 @@ async def run_demo(
             ]
             queue_names = [q.name for q in (await client.call(
                 "QueueService", "ListQueues", queues_pb.ListQueuesRequest())).queues]
-            run_id = int(time.time())
+            messages = demo_tickets(tickets, seed=2024, id_prefix=f"demo-{int(time.time())}-")
             started = time.perf_counter()
             with Live(console=console, refresh_per_second=4) as live:
-                for index, row in enumerate(frame.itertuples()):
+                for index, ticket in enumerate(messages):
                     due = started + index / rate
                     await asyncio.sleep(max(0.0, due - time.perf_counter()))
-                    ticket = make_ticket(
-                        f"demo-{run_id}-{row.ticket_id}", row.subject, row.body,
-                        channel=row.channel, customer_id=row.customer_id,
-                        customer_tier=row.customer_tier, product=row.product,
-                        language=row.language,
-                    )
                     sent = time.perf_counter()
                     try:
                         response = await client.submit_ticket(ticket)
@@ -192,6 +183,24 @@ async def run_demo(
                     await task
     _print_summary(console, stats, tickets)
     return stats
+
+
+def demo_tickets(count: int, seed: int, id_prefix: str | None = None) -> list[ticket_pb2.Ticket]:
+    """Tickets of the demo set (`scoring.demo_data`) as messages, without a creation time.
+
+    Args:
+        id_prefix: ids are this and the demo set's id; None leaves them empty (set per call).
+    """
+    from scoring.demo_data import generate_demo_tickets
+
+    frame = generate_demo_tickets(count, seed=seed)
+    return [
+        make_ticket("" if id_prefix is None else f"{id_prefix}{row.ticket_id}", row.subject,
+                    row.body, channel=row.channel, customer_id=row.customer_id,
+                    customer_tier=row.customer_tier, product=row.product,
+                    language=row.language)
+        for row in frame.itertuples()
+    ]
 
 
 def _print_summary(console: Console, stats: DemoStats, tickets: int) -> None:
