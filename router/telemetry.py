@@ -51,7 +51,7 @@ def prometheus_reader(registry: CollectorRegistry) -> PrometheusMetricReader:
 
     Without OpenTelemetry's scope labels (`otel_scope_name`, `_version`, `_schema_url` on every
     series): every series comes from the one `ticket_router` meter, so they say nothing, and
-    formatting them is about a third of a scrape's time, which holds the GIL while RPCs wait
+    formatting them is nearly 30 % of a scrape's time, which holds the GIL while RPCs wait
     (`python benchmarks/metrics_overhead.py --scrape`).
     """
     return PrometheusMetricReader(registry=registry, scope_info_enabled=False)
