@@ -70,11 +70,10 @@ class TextOnly:
     def __init__(self, adapter: ScoringAdapter) -> None:
         self.adapter = adapter
 
-    def sla_risk(self, ticket: pb.Ticket, stats: Any, priority: str = "") -> float:
-        return self.adapter.sla_risk(ticket, stats, priority)
-
-    def sla_basis(self, ticket: pb.Ticket) -> str | None:
-        return None
+    def sla_risk_with_basis(
+        self, ticket: pb.Ticket, stats: Any, priority: str
+    ) -> tuple[float, str | None]:
+        return self.adapter.sla_risk(ticket, stats, priority), None
 
     def sla_risk_from_basis(self, basis: str, stats: Any, priority: str) -> float | None:
         return None

@@ -91,11 +91,18 @@ class ScoringAdapter:
         state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
         return float(self.scorer.sla_risk(scoring_ticket(ticket), state))
 
-    def sla_basis(self, ticket: pb.Ticket | Ticket) -> str | None:
-        """What `sla_risk_from_basis` re-scores the ticket from without its text (JSON to
-        store with it); None when the model has no SLA-risk task."""
-        basis = self.scorer.sla_basis(scoring_ticket(ticket))
-        return None if basis is None else basis.to_json()
+    def sla_risk_with_basis(
+        self, ticket: pb.Ticket | Ticket, stats: Any | None, priority: str
+    ) -> tuple[float, str | None]:
+        """`sla_risk`, and the ticket's SLA basis to store with it (JSON) for
+        `sla_risk_from_basis` to re-score it later without its text; no basis when the model
+        has no SLA-risk task or needs the text to predict the priority (none given)."""
+        plain = scoring_ticket(ticket)
+        basis = self.scorer.sla_basis(plain) if priority else None
+        if basis is None:
+            return self.sla_risk(plain, stats, priority), None
+        state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+        return self.scorer.sla_risk_from_basis(basis, state), basis.to_json()
 
     def sla_risk_from_basis(self, basis: str, stats: Any | None, priority: str) -> float | None:
         """`sla_risk` of the ticket whose `sla_basis` this is, the same value; None when the

@@ -73,15 +73,15 @@ YIELD_EVERY = 4
 class RiskModel(Protocol):
     """Scores the SLA risk of a ticket in a queue's current state (`ScoringAdapter`)."""
 
-    def sla_risk(self, ticket: pb.Ticket, stats: Any, priority: str = "") -> float: ...
-
-    def sla_basis(self, ticket: pb.Ticket) -> str | None:
-        """What `sla_risk_from_basis` needs to re-score the ticket without its text (stored
-        with the ticket); None when the model cannot make one."""
+    def sla_risk_with_basis(
+        self, ticket: pb.Ticket, stats: Any, priority: str
+    ) -> tuple[float, str | None]:
+        """The risk (NaN: none), and what `sla_risk_from_basis` needs to re-score the ticket
+        without its text (stored with it; None when the model cannot make one)."""
         ...
 
     def sla_risk_from_basis(self, basis: str, stats: Any, priority: str) -> float | None:
-        """`sla_risk` from a stored basis; None when the basis does not serve this model."""
+        """The risk from a stored basis; None when the basis does not serve this model."""
         ...
 
 
@@ -372,11 +372,7 @@ class SlaSweep:
                 return value, None
         if context.message is None:
             return None
-        basis = self.risk.sla_basis(context.message)
-        value = None if basis is None else self.risk.sla_risk_from_basis(basis, stats, priority)
-        if value is None:
-            return self.risk.sla_risk(context.message, stats, priority), None
-        return value, basis
+        return self.risk.sla_risk_with_basis(context.message, stats, priority)
 
     async def _escalate(
         self,
