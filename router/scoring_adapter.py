@@ -37,6 +37,11 @@ def queue_state(stats: Any, priority: str = "") -> QueueState:
     )
 
 
+def _risk_state(stats: Any | None, priority: str) -> QueueState:
+    """The queue state SLA risk is scored in (an unknown queue: empty, with the priority)."""
+    return queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+
+
 @dataclass
 class ScoringAdapter:
     """Scores proto tickets with a loaded model."""
@@ -88,7 +93,7 @@ class ScoringAdapter:
     ) -> float:
         """The SLA-breach probability of a ticket joining a queue in the given state (None:
         unknown, as for a queue that does not exist yet)."""
-        state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+        state = _risk_state(stats, priority)
         return float(self.scorer.sla_risk(scoring_ticket(ticket), state))
 
     def sla_risk_with_basis(
@@ -101,13 +106,13 @@ class ScoringAdapter:
         basis = self.scorer.sla_basis(plain) if priority else None
         if basis is None:
             return self.sla_risk(plain, stats, priority), None
-        state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+        state = _risk_state(stats, priority)
         return self.scorer.sla_risk_from_basis(basis, state), basis.to_json()
 
     def sla_risk_from_basis(self, basis: str, stats: Any | None, priority: str) -> float | None:
         """`sla_risk` of the ticket whose `sla_basis` this is, the same value; None when the
         basis does not serve this model (another version's, or unreadable)."""
-        state = queue_state(stats, priority) if stats is not None else QueueState(priority=priority)
+        state = _risk_state(stats, priority)
         try:
             return self.scorer.sla_risk_from_basis(SlaBasis.from_json(basis), state)
         except InvalidArgument:
