@@ -251,13 +251,16 @@ class Submitted:
     offer: Offer | None
 
     @classmethod
-    def from_record(cls, reply: dict[str, Any], data: Any = None) -> Submitted:
-        """From submit.lua's reply; `data` is what the caller sent (a new ticket's record comes
-        back without it)."""
+    def from_record(
+        cls, reply: dict[str, Any], data: Any = None, sla_basis: str | None = None
+    ) -> Submitted:
+        """From submit.lua's reply; `data` and `sla_basis` are what the caller sent (a new
+        ticket's record comes back without them)."""
         created = bool(reply["created"])
         ticket = TicketState.from_record(reply["ticket"], created=created)
-        if created and data is not None:
-            ticket = replace(ticket, data=dict(data))
+        if created and (data is not None or sla_basis is not None):
+            ticket = replace(ticket, data=ticket.data if data is None else dict(data),
+                             sla_basis=sla_basis)
         offer = reply.get("offer")
         return cls(ticket=ticket, offer=Offer.from_record(offer) if offer else None)
 

@@ -354,6 +354,7 @@ class Operations:
         data: Mapping[str, Any] | None = None,
         sla_model_risk: float | None = None,
         first_sla_check: FirstSlaCheck | None = None,
+        sla_basis: str | None = None,
     ) -> Call[Submitted]:
         check_in, live_risk = "", ""
         if first_sla_check is not None:
@@ -361,7 +362,7 @@ class Operations:
             live_risk = _risk_arg(first_sla_check.sla_risk, "first_sla_check")
         return self._script(
             "submit",
-            lambda reply: Submitted.from_record(reply, data),
+            lambda reply: Submitted.from_record(reply, data, sla_basis),
             *_enqueue_args(ticket_id, queue, priority, channel, skills=skills,
                            deadline_ts=deadline_ts, data=data),
             self.head_window,
@@ -369,6 +370,7 @@ class Operations:
             _risk_arg(sla_model_risk, "sla_model_risk"),
             check_in,
             live_risk,
+            "" if sla_basis is None else _sla_basis(sla_basis),
         )
 
     def get_ticket(self, ticket_id: str) -> Call[TicketState | None]:

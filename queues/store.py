@@ -142,6 +142,7 @@ class QueueStore:
         data: Mapping[str, Any] | None = None,
         sla_model_risk: float | None = None,
         first_sla_check: FirstSlaCheck | None = None,
+        sla_basis: str | None = None,
     ) -> Submitted:
         """`enqueue`, then `assign` on the ticket's queue, in one round trip (one script).
 
@@ -154,11 +155,13 @@ class QueueStore:
             first_sla_check: when the caller has worked out that a check now would change
                 nothing (`router.sla.sweep.SlaSweep.first_check`): the first check then comes
                 that much later, and the live risk is stored as if checked; None: at once.
+            sla_basis: the ticket's SLA basis (`TicketState.sla_basis`, opaque here), so that
+                even its first re-check re-scores it without its text.
         """
         return self._run(
             self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
                             deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk,
-                            first_sla_check=first_sla_check)
+                            first_sla_check=first_sla_check, sla_basis=sla_basis)
         )
 
     def get_ticket(self, ticket_id: str) -> TicketState | None:
@@ -463,11 +466,12 @@ class AsyncQueueStore:
         data: Mapping[str, Any] | None = None,
         sla_model_risk: float | None = None,
         first_sla_check: FirstSlaCheck | None = None,
+        sla_basis: str | None = None,
     ) -> Submitted:
         return await self._run(
             self.ops.submit(ticket_id, queue, priority, channel, skills=skills,
                             deadline_ts=deadline_ts, data=data, sla_model_risk=sla_model_risk,
-                            first_sla_check=first_sla_check))
+                            first_sla_check=first_sla_check, sla_basis=sla_basis))
 
     async def get_ticket(self, ticket_id: str) -> TicketState | None:
         return await self._run(self.ops.get_ticket(ticket_id))

@@ -65,6 +65,17 @@ class Routed:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """A ticket's scores, a rule set's decision, the chosen queue's stats (None if unknown)
+    and, when asked for, the SLA basis the risk was scored from (`ScoringAdapter`)."""
+
+    scores: pb.Scores
+    decision: Decision
+    stats: Any
+    sla_basis: str | None = None
+
+
+@dataclass(frozen=True)
 class FirstResponse:
     """When the first response was recorded, and whether by this call."""
 
@@ -165,7 +176,8 @@ class RouterApp:
     async def submit(self, ticket: pb.Ticket) -> Routed:
         """Score, route and enqueue a ticket once; a known id returns the stored result."""
         # No read first: enqueue is idempotent on the id (a resubmission, rare, costs a scoring).
-        scores, decision = await self.score_and_route(ticket)
+        scored = await self._score_and_decide(ticket, self.rules.current, keep_basis=True)
+        scores, decision = scored.scores, decision_message(scored.decision)
         submitted_at = convert.aware(ticket.created_at) or datetime.now(UTC)
         priority = convert.PRIORITY_NAMES.get(decision.priority, "P3")
         deadlines = self.rules.sla_policy.deadlines(
@@ -191,6 +203,7 @@ class RouterApp:
             },
             sla_model_risk=scores.sla_risk,
             first_sla_check=first_check,
+            sla_basis=scored.sla_basis,
         )
         state = submitted.ticket
         if not state.created:  # another process won the race for this id
@@ -209,27 +222,33 @@ class RouterApp:
         self, ticket: pb.Ticket, *, explain: bool = False
     ) -> tuple[pb.Scores, pb.RoutingDecision]:
         """The scores and the routing decision for a ticket, without side effects."""
-        scores, decision, _ = await self._score_and_decide(ticket, self.rules.current, explain)
-        return scores, decision_message(decision)
+        scored = await self._score_and_decide(ticket, self.rules.current, explain=explain)
+        return scored.scores, decision_message(scored.decision)
 
     async def _score_and_decide(
-        self, ticket: pb.Ticket, rule_set: RuleSet, explain: bool
-    ) -> tuple[pb.Scores, Decision, Any]:
-        """Scores, the rule set's decision, and the chosen queue's stats (None if unknown)."""
+        self, ticket: pb.Ticket, rule_set: RuleSet, *, explain: bool = False,
+        keep_basis: bool = False,
+    ) -> Scored:
+        """Score a ticket and decide its route; `keep_basis`: with the SLA basis to store."""
         started = time.perf_counter()
         # SLA risk depends on the queue the ticket joins and the priority it joins it with,
         # which the other scores and the rules choose: it is scored last, once, as the SLA
-        # sweep scores it (the sweep keeps this value until its next scoring). Rules that test
-        # the risk see it without a queue state, at the model's priority (scored only for them).
+        # sweep scores it (the sweep keeps this value until its next scoring, which starts
+        # from the basis kept with it). Rules that test the risk see it without a queue
+        # state, at the model's priority (scored only for them).
         plain = scoring_ticket(ticket)  # converted once for the two or three scorings
         scores = self.scoring.score(plain, None, explain=explain, sla_risk=False)
         predicted = convert.PRIORITY_NAMES.get(scores.priority, "")
         rule_scores = RuleScores(scores, lambda: self.scoring.sla_risk(plain, None, predicted))
         decision = rule_set.decide(ticket_values(ticket), rule_scores)
         stats = await self.queue_states.get(decision.queue)
-        scores.sla_risk = self.scoring.sla_risk(plain, stats, str(decision.priority))
+        priority, basis = str(decision.priority), None
+        if keep_basis:
+            scores.sla_risk, basis = self.scoring.sla_risk_with_basis(plain, stats, priority)
+        else:
+            scores.sla_risk = self.scoring.sla_risk(plain, stats, priority)
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
-        return scores, decision, stats
+        return Scored(scores, decision, stats, basis)
 
     def _stored(self, state: TicketState, *, created: bool) -> Routed:
         ticket, scores, decision = convert.stored_submission(state.data or {})
@@ -391,7 +410,8 @@ class RouterApp:
         rule_set = self.rules.current
         if rule_version and rule_version != rule_set.version:
             rule_set = await self.rules.store.load(rule_version)
-        scores, decision, stats = await self._score_and_decide(ticket, rule_set, explain=True)
+        scored = await self._score_and_decide(ticket, rule_set, explain=True)
+        scores, decision, stats = scored.scores, scored.decision, scored.stats
         lines = {rule.id: rule.line for rule in rule_set.rules}
         response = rules_pb.ExplainRoutingResponse(
             rules=[

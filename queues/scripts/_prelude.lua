@@ -385,10 +385,11 @@ end
 -- record and false for a known id, the new record and true otherwise, or nil and an error reply
 -- for an unknown queue. The arguments are enqueue.lua's ARGV[3..9], then optionally the SLA
 -- risk the model gave the ticket just now (its first SLA check then need not score it again),
--- the delay of its first SLA check in ms ("" or none: at once) and the live risk to store with
--- a delayed one (the caller found that a check now would change nothing).
+-- the delay of its first SLA check in ms ("" or none: at once), the live risk to store with
+-- a delayed one (the caller found that a check now would change nothing) and the ticket's SLA
+-- basis (its checks re-score from it without the text; "" or none: none).
 local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadline, data,
-                              model_risk, first_check_in_ms, live_risk)
+                              model_risk, first_check_in_ms, live_risk, sla_basis)
   local existing = load_ticket(ticket_id)
   if existing then return existing, false end
   if not queue_config(queue) then
@@ -407,6 +408,7 @@ local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadl
     first_check, t.sla_checked_ms = NOW + tonumber(first_check_in_ms), NOW
     if live_risk ~= '' then t.sla_risk = tonumber(live_risk) end
   end
+  if sla_basis and sla_basis ~= '' then t.sla_basis = sla_basis end
   add_waiting(t, false)
   save_ticket(t)
   redis.call('ZADD', K_SLA_CHECKS, int(first_check), t.id)

@@ -8,11 +8,13 @@
 --          the ticket's model risk, so its first SLA check does not score it again
 -- ARGV[13] ms until the first SLA check, or "" for at once (the caller found that a check now
 --          would change nothing); ARGV[14] the live SLA risk to store with it, or ""
+-- ARGV[15] the ticket's SLA basis, or "" for none (its SLA checks re-score from it)
 -- Derived keys: those of enqueue.lua and assign.lua.
 -- Reply: {"ok": {"ticket": record, "created": bool, "offer": offer or false}}; the record of a
--- new ticket comes without its data (the caller has just sent it); error not_found (queue).
+-- new ticket comes without its data and SLA basis (the caller has just sent them, and puts
+-- them back); error not_found (queue).
 local t, created = enqueue_ticket(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
-                                  ARGV[12], ARGV[13], ARGV[14])
+                                  ARGV[12], ARGV[13], ARGV[14], ARGV[15])
 if not t then return created end
 if not created then return ok({ticket = t, created = false, offer = false}) end
 local offer = assign_from_queue(t.queue, tonumber(ARGV[10]), tonumber(ARGV[11]))
@@ -20,5 +22,5 @@ if offer and offer.ticket_id == t.id then  -- offered at once: the reply shows i
   t.status, t.agent, t.wkey = 'offered', offer.agent_id, nil
   t.offered_ms, t.offer_expires_ms, t.offers_made = offer.offered_ms, offer.expires_ms, 1
 end
-t.data = nil
+t.data, t.sla_basis = nil, nil
 return ok({ticket = t, created = true, offer = offer or false})

@@ -360,8 +360,9 @@ class SlaSweep:
         """The risk model's value now, and a basis to store when the ticket's own did not
         serve (None when the ticket cannot be scored: no model, or no text and no basis).
 
-        A ticket is scored from its text once; that check stores its basis, and later ones
-        re-score from it at a fraction of the cost (no text cleaning or vectorizing).
+        A ticket submitted through a router comes with its basis; one enqueued without, or
+        whose basis another model made, is scored from its text once and that check stores
+        a new basis. Re-scoring from a basis costs a fraction (no text cleaning or vectorizing).
         """
         if self.risk is None:
             return None

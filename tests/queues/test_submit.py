@@ -90,6 +90,22 @@ def test_the_submissions_model_risk_spares_the_first_sla_check_a_scoring(
     assert claimed["unscored"].rescore is True
 
 
+def test_submit_keeps_the_sla_basis_it_is_given(store: QueueStore) -> None:
+    basis = '{"model": "m1", "text": [0.5], "middle": [1.0, NaN]}'  # opaque to the queues
+    submitted = store.submit("t1", "support", 3, "email", data={"n": 1}, sla_basis=basis)
+    store.submit("t2", "support", 3, "email")
+
+    assert store.get_ticket("t1") == dataclasses.replace(submitted.ticket, created=False)
+    assert submitted.ticket.sla_basis == basis and submitted.ticket.data == {"n": 1}
+    assert store.get_ticket("t2").sla_basis is None  # type: ignore[union-attr]
+    again = store.submit("t1", "support", 3, "email", sla_basis="{}")
+    assert again.ticket.sla_basis == basis  # the first submission's
+    with pytest.raises(InvalidArgument) as error:
+        store.submit("t3", "support", 3, "email", sla_basis="x" * 20_000)
+    assert error.value.field == "sla_basis"
+    assert store.get_ticket("t3") is None
+
+
 def test_submit_refuses_a_risk_that_is_no_probability(store: QueueStore) -> None:
     with pytest.raises(InvalidArgument) as error:
         store.submit("t1", "support", 3, "email", sla_model_risk=1.5)

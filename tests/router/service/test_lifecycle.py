@@ -234,6 +234,10 @@ async def test_the_sla_risk_is_scored_at_the_priority_the_ticket_is_queued_with(
     assert reply.scores.sla_risk == pytest.approx(at["P1"], abs=1e-9)
     stored = await router.app.queues.get_ticket("t-refund")
     assert stored is not None and stored.sla_model_risk == pytest.approx(at["P1"], abs=1e-9)
+    # kept with it: the basis its SLA re-checks score from without the text, the same risk
+    assert stored.sla_basis is not None
+    from_basis = router.app.scoring.sla_risk_from_basis(stored.sla_basis, None, "P1")
+    assert from_basis == reply.scores.sla_risk
 
 
 async def test_a_submission_schedules_its_first_sla_check_as_the_sweep_would(
