@@ -11,7 +11,10 @@ queueing). The load generator is this process; the servers are separate processe
   private Redis (router.embedded_redis, AOF everysec) and one SQLite history, each with its
   history writer and sweeper running: SubmitTicket end to end (scoring, rules, SLA deadlines,
   Redis enqueue and assign, events drained into SQL). Tickets come from
-  `scoring.demo_data.generate_demo_tickets`; each has a fresh id, so every call creates one.
+  `scoring.demo_data.generate_demo_tickets`; each has a fresh id, so every call creates one,
+  and a reference line with that id ends its body, so every text is new to the router (a
+  router remembers the last few thousand cleaned texts, which a cycle of --tickets demo texts
+  would otherwise hit on every round after the first).
   A team like the demo's is registered first (--agents, default 24: each on its home queue and
   a neighbouring one, skills english 5 and german 1 or 3, capacity 1000 per channel, offers
   that do not expire during the run), so each submission also makes an offer.
@@ -207,12 +210,14 @@ async def offer_load(
 def build_requests(
     tickets: list[pb.Ticket], prefix: str, count: int
 ) -> list[tickets_pb.SubmitTicketRequest]:
-    """`count` requests cycling through the demo tickets, each with a new id."""
+    """`count` requests cycling through the demo tickets, each with a new id and, at the end of
+    its body, a reference line with that id (so no text repeats)."""
     requests = []
     for index in range(count):
         request = tickets_pb.SubmitTicketRequest()
         request.ticket.CopyFrom(tickets[index % len(tickets)])
         request.ticket.id = f"{prefix}-{index}"
+        request.ticket.body += f"\n\nReference: {request.ticket.id}"
         requests.append(request)
     return requests
 

@@ -32,7 +32,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.submit import cpu_seconds, prepare_model
+from benchmarks.submit import build_requests, cpu_seconds, prepare_model
 from queues.operations import MAX_CAPACITY
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.app import RouterApp
@@ -59,14 +59,8 @@ async def register_team(app: RouterApp, agents: int) -> None:
 
 
 def with_ids(tickets: list[pb.Ticket], prefix: str) -> list[pb.Ticket]:
-    """Copies of the tickets with new ids."""
-    fresh = []
-    for index, ticket in enumerate(tickets):
-        copy = pb.Ticket()
-        copy.CopyFrom(ticket)
-        copy.id = f"{prefix}-{index}"
-        fresh.append(copy)
-    return fresh
+    """Copies of the tickets with new ids (and texts), as `benchmarks/submit.py` sends them."""
+    return [request.ticket for request in build_requests(tickets, prefix, len(tickets))]
 
 
 async def submissions(
@@ -113,7 +107,7 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
             measured = tickets[WARM_UP:]
             for repeat in range(args.repeat):
                 app.scoring.scorer.forget_texts()
-                baselines.append(scoring_alone(app, measured))
+                baselines.append(scoring_alone(app, with_ids(measured, f"s{repeat}")))
                 app.scoring.scorer.forget_texts()
                 runs.append(await submissions(app, with_ids(measured, f"r{repeat}"), redis_pid))
     submit_us = statistics.median(r["cpu_us"] for r in runs)
