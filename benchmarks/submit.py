@@ -32,6 +32,9 @@ of the same repeat, since the machine's other load varies.
     python benchmarks/submit.py [--quick] [--json] [--metrics on|off|both] [--repeat 3]
     python benchmarks/submit.py --at 150 --routers 1 --point-s 15   # one fixed rate only
 
+`--at` measures the echo server at that rate too, first in each repeat: the latency the load
+generator and gRPC alone give, the floor under the routers' figures.
+
 `--metrics both` runs every router configuration with metrics recorded (the default: SDK and
 Prometheus endpoint, scraped every 5 s) and off (`TICKET_ROUTER_METRICS_ENABLED=false`) and
 prints the throughput ratios on/off (max sustained and capacity, per repeat, then the median).
@@ -571,18 +574,26 @@ class Maxima:
     routers: dict[tuple[int, str], list[float | None]] = field(default_factory=dict)
 
 
+@contextlib.asynccontextmanager
+async def echo_server(bench: Bench) -> AsyncIterator[ServerProcess]:
+    """The echo server (the ceiling), running for the block."""
+    echo = await asyncio.to_thread(
+        start_server, "echo server",
+        [sys.executable, str(ECHO_SERVER), "--port", "0"], dict(os.environ), ECHO_READY,
+        bench.workdir / "echo.log",
+    )
+    try:
+        yield echo
+    finally:
+        await asyncio.to_thread(echo.stop)
+
+
 async def run(bench: Bench) -> Maxima:
     """All repeats, interleaved: echo, then every router configuration."""
     args = bench.args
     maxima = Maxima()
-    echo_log = bench.workdir / "echo.log"
-    echo = await asyncio.to_thread(
-        start_server, "echo server",
-        [sys.executable, str(ECHO_SERVER), "--port", "0"], dict(os.environ), ECHO_READY,
-        echo_log,
-    )
     configs = [(n, m) for n in args.routers for m in args.metric_modes]
-    try:
+    async with echo_server(bench) as echo:
         for repeat in range(1, args.repeat + 1):
             bench.progress(f"repeat {repeat}/{args.repeat}")
             async with stubs_for([echo.port]) as stubs:
@@ -611,17 +622,20 @@ async def run(bench: Bench) -> Maxima:
                     sustainable = (history[-1] or 0) >= SUSTAINED_SHARE * POINT_RATE
                     await bench.measure(servers, stubs, label, POINT_RATE,
                                         args.point_s if sustainable else args.step_s)
-    finally:
-        await asyncio.to_thread(echo.stop)
     return maxima
 
 
 async def run_at(bench: Bench, rate: float) -> list[Step]:
-    """`--at RATE`: every router configuration at one fixed rate, `--repeat` times, interleaved
-    (no echo server, no ramp): CPU per ticket and latency at a load the routers sustain."""
+    """`--at RATE`: the echo server, then every router configuration, at one fixed rate,
+    `--repeat` times, interleaved (no ramp): CPU per ticket and latency at a load the routers
+    sustain, next to what the load generator and gRPC alone give at that rate."""
     args = bench.args
     steps = []
     for repeat in range(1, args.repeat + 1):
+        async with echo_server(bench) as echo, stubs_for([echo.port]) as stubs:
+            label = ("echo", 0, "-", repeat)
+            await bench.measure([echo], stubs, label, *WARMUP, record=False)
+            steps.append(await bench.measure([echo], stubs, label, rate, args.point_s))
         for count, metrics in [(n, m) for n in args.routers for m in args.metric_modes]:
             async with bench.routers(count, metrics) as servers, \
                     stubs_for([s.port for s in servers]) as stubs, scraping(servers):
@@ -773,8 +787,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="seconds at 500/s (default 8; --quick: 3)")
     parser.add_argument("--pause-s", type=float, default=0.5, help="rest between steps")
     parser.add_argument("--at", type=float, default=None, metavar="RATE",
-                        help="only measure the routers at this fixed rate for --point-s seconds "
-                             "(CPU per ticket and latency; no echo, no ramp)")
+                        help="only measure the echo server and the routers at this fixed rate "
+                             "for --point-s seconds (CPU per ticket and latency; no ramp)")
     parser.add_argument("--max-inflight", type=int, default=None, metavar="N",
                         help="the routers' max_inflight_submissions (default: theirs; 0: none)")
     parser.add_argument("--tickets", type=int, default=2000, help="distinct demo tickets")
@@ -792,6 +806,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def describe_point(step: Step) -> str:
+    """One `--at` step in a line."""
+    who = "echo server" if step.target == "echo" else f"routers={step.routers}"
+    line = (f"{who} repeat {step.repeat}: achieved {step.achieved_per_s:.1f}/s "
+            f"p50 {step.p50_ms:.2f} p99 {step.p99_ms:.2f} p99.9 {step.p999_ms:.2f} ms, "
+            f"CPU ms per call: server {step.server_cpu_ms_per_call:.2f}")
+    if step.target == "echo":
+        return line
+    return (f"{line} (the router processes alone {step.main_cpu_ms_per_call:.2f}, which "
+            f"waited {step.main_cpu_wait_ms_per_call:.2f} for a core), "
+            f"Redis {step.redis_cpu_ms_per_call:.2f}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     model_dir = prepare_model(args.model, args.model_cache)
@@ -806,15 +833,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.at is not None:
                 steps = asyncio.run(run_at(bench, args.at))
                 print(json.dumps({"rate": args.at, "rows": [s.row() for s in steps]})
-                      if args.json else "\n".join(
-                          f"routers={s.routers} repeat {s.repeat}: achieved "
-                          f"{s.achieved_per_s:.1f}/s p50 {s.p50_ms:.2f} p99 {s.p99_ms:.2f} "
-                          f"p99.9 {s.p999_ms:.2f} ms, CPU ms per ticket: routers "
-                          f"{s.server_cpu_ms_per_call:.2f} (the router processes alone "
-                          f"{s.main_cpu_ms_per_call:.2f}, which waited "
-                          f"{s.main_cpu_wait_ms_per_call:.2f} for a core), "
-                          f"Redis {s.redis_cpu_ms_per_call:.2f}"
-                          for s in steps))
+                      if args.json else "\n".join(describe_point(s) for s in steps))
                 return
             maxima = asyncio.run(run(bench))
     result = summarise(bench, maxima)
