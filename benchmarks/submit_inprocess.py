@@ -4,8 +4,10 @@
 shared 2-core machine varies by a factor of two between runs of the same code. This measures
 the part of it the router's code decides, with far less noise: a started router (its private
 Redis with AOF, its SLA sweep and history writer, 24 agents with room for every ticket, the
-default model) takes `--count` submissions one at a time from this process, and the CPU this
-process spends per submission (scoring, rules, the Redis client, metrics, the event loop) is
+default model, metrics recorded by the OpenTelemetry SDK as `ticket-router serve` records them,
+without a scrape endpoint) takes `--count` submissions one at a time from this process, and the
+CPU this process spends per submission (scoring, rules, the Redis client, metrics, the event
+loop) is
 reported with the Redis server's own, next to the baseline measured in the same run on the
 same tickets: scoring alone (`ScoringAdapter.score`, then the SLA risk in a queue state), the
 part of a submission that cannot go. The ratio submit / scoring is the figure to compare
@@ -95,7 +97,7 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="bench-inproc-") as tmp:
         settings = Settings(data_dir=Path(tmp), port=0, metrics_port=0, model_dir=model_dir,
                             offer_timeout_s=3600)
-        async with running_router(settings, telemetry=False) as running:
+        async with running_router(settings) as running:  # metrics_port 0: SDK, no endpoint
             app = running.app
             await register_team(app, args.agents)
             redis_pid = app_redis_pid(running.redis_url)
