@@ -44,8 +44,9 @@ on within 10 % of off.
 Each step also prints CPU per call: the servers with their children (a router's history
 writer), the server processes alone, how long their threads were runnable but waiting for a
 core (Linux schedstat run delay: on 2 cores shared with Redis and this load generator, part of
-the latency), Redis's, and this process's share of a core and its own wait for one (which
-the latencies it measures include).
+the latency), how busy each server process kept a core (its CPU over the step's wall time:
+near 100 %, calls queue for it whatever else the machine does), Redis's, and this process's
+share of a core and its own wait for one (which the latencies it measures include).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ class Step:
     server_cpu_ms_per_call: float = math.nan  # the echo server's or the routers' CPU
     main_cpu_ms_per_call: float = math.nan  # the server processes alone, without children
     main_cpu_wait_ms_per_call: float = math.nan  # their threads runnable, waiting for a core
+    server_core_share: float = math.nan  # each server process's CPU over wall time (1: a core)
     redis_cpu_ms_per_call: float = math.nan
     loadgen_cpu_share: float = math.nan  # this process's CPU time over wall time
     loadgen_wait_ms_per_call: float = math.nan  # this process waiting for a core
@@ -445,6 +447,7 @@ class Bench:
             server_cpu_ms_per_call=server_cpu * 1000 / max(ok.size, 1),
             main_cpu_ms_per_call=main_cpu * 1000 / max(ok.size, 1),
             main_cpu_wait_ms_per_call=main_wait * 1000 / max(ok.size, 1),
+            server_core_share=main_cpu / elapsed / len(servers),
             redis_cpu_ms_per_call=redis_cpu * 1000 / max(ok.size, 1),
             loadgen_cpu_share=own / elapsed,
             loadgen_wait_ms_per_call=own_wait * 1000 / max(ok.size, 1),
@@ -459,7 +462,8 @@ class Bench:
                 f"p99 {step.p99_ms:8.2f}  p99.9 {step.p999_ms:8.2f} ms  "
                 f"cpu ms/call: server {step.server_cpu_ms_per_call:5.2f} "
                 f"(main {step.main_cpu_ms_per_call:5.2f}, waiting for a core "
-                f"{step.main_cpu_wait_ms_per_call:4.2f}) "
+                f"{step.main_cpu_wait_ms_per_call:4.2f}; "
+                f"busy {step.server_core_share:4.0%} of a core) "
                 f"redis {step.redis_cpu_ms_per_call:4.2f}  "
                 f"loadgen cpu {step.loadgen_cpu_share:4.0%} "
                 f"(waiting {step.loadgen_wait_ms_per_call:4.2f} ms/call)"
@@ -683,6 +687,7 @@ def summarise(bench: Bench, maxima: Maxima) -> dict[str, object]:
             "p99_ms_at_500": median([s.p99_ms for s in points]),
             "p999_ms_at_500": median([s.p999_ms for s in points]),
             "server_cpu_ms_per_call_at_500": median([s.server_cpu_ms_per_call for s in points]),
+            "server_core_share_at_500": median([s.server_core_share for s in points]),
         })
     metrics_ratio = {}
     for count in bench.args.routers:
@@ -811,7 +816,8 @@ def describe_point(step: Step) -> str:
     who = "echo server" if step.target == "echo" else f"routers={step.routers}"
     line = (f"{who} repeat {step.repeat}: achieved {step.achieved_per_s:.1f}/s "
             f"p50 {step.p50_ms:.2f} p99 {step.p99_ms:.2f} p99.9 {step.p999_ms:.2f} ms, "
-            f"CPU ms per call: server {step.server_cpu_ms_per_call:.2f}")
+            f"CPU ms per call: server {step.server_cpu_ms_per_call:.2f}, "
+            f"busy {step.server_core_share:.0%} of a core")
     if step.target == "echo":
         return line
     return (f"{line} (the router processes alone {step.main_cpu_ms_per_call:.2f}, which "
