@@ -168,12 +168,17 @@ local function queue_policies(queues)
   return policies
 end
 
+-- The index key of the agents with a skill at one level, on one queue and channel.
+local function skill_index_key(queue, channel, skill, level)
+  return key_skilled(queue, channel, skill, LEVEL_TEXT[level] or level)
+end
+
 -- The index keys of an agent on one queue and channel: the free index, then one per skill, at
 -- the agent's level of it.
 local function agent_index_keys(a, queue, channel)
   local keys = {key_free(queue, channel)}
   for skill, level in pairs(a.skills) do
-    keys[#keys + 1] = key_skilled(queue, channel, skill, level)
+    keys[#keys + 1] = skill_index_key(queue, channel, skill, level)
   end
   return keys
 end
@@ -387,9 +392,10 @@ end
 -- risk the model gave the ticket just now (its first SLA check then need not score it again),
 -- the delay of its first SLA check in ms ("" or none: at once), the live risk to store with
 -- a delayed one (the caller found that a check now would change nothing) and the ticket's SLA
--- basis (its checks re-score from it without the text; "" or none: none).
+-- basis (its checks re-score from it without the text; "" or none: none); `unsaved`: leave
+-- saving the new record to the caller (submit.lua, which may offer it at once).
 local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadline, data,
-                              model_risk, first_check_in_ms, live_risk, sla_basis)
+                              model_risk, first_check_in_ms, live_risk, sla_basis, unsaved)
   local existing = load_ticket(ticket_id)
   if existing then return existing, false end
   if not queue_config(queue) then
@@ -410,7 +416,7 @@ local function enqueue_ticket(ticket_id, queue, priority, channel, skills, deadl
   end
   if sla_basis and sla_basis ~= '' then t.sla_basis = sla_basis end
   add_waiting(t, false)
-  save_ticket(t)
+  if not unsaved then save_ticket(t) end
   redis.call('ZADD', K_SLA_CHECKS, int(first_check), t.id)
   emit('enqueued', t.id, queue, nil, {priority = t.priority, channel = t.channel,
                                        skills = t.skills, deadline_ms = t.deadline_ms})
@@ -422,8 +428,10 @@ end
 -- free capacity on the ticket's channel, not cooling off from this ticket. Best: lowest score
 -- of the queue's policy; at most `bound` agents with the most selective required skill at the
 -- needed level are examined per ticket (its indexes at that level and above, merged in score
--- order). Returns the offer view, false when nothing can be offered, or nil and an error reply.
-local function assign_from_queue(queue, window, bound)
+-- order). `in_hand`: tickets by id the caller holds, newer than their records (submit.lua's new
+-- ticket, not saved yet), used instead of loading them. Returns the offer view, false when
+-- nothing can be offered, or nil and an error reply.
+local function assign_from_queue(queue, window, bound, in_hand)
   local config = queue_config(queue)
   if not config then
     return nil, fail('not_found', 'queue ' .. queue .. ' does not exist', 'queue')
@@ -436,7 +444,7 @@ local function assign_from_queue(queue, window, bound)
     for skill, level in pairs(t.skills) do
       local keys, size = {}, 0
       for at = level, MAX_SKILL_LEVEL do
-        local key = key_skilled(queue, t.channel, skill, at)
+        local key = skill_index_key(queue, t.channel, skill, at)
         local count = redis.call('ZCARD', key)
         if count > 0 then keys[#keys + 1], size = key, size + count end
       end
@@ -500,7 +508,8 @@ local function assign_from_queue(queue, window, bound)
 
   local heads = redis.call('ZRANGE', key_waiting(queue), 0, window - 1)
   for _, member in ipairs(heads) do
-    local t = load_ticket(ticket_id_of(member))
+    local id = ticket_id_of(member)
+    local t = (in_hand and in_hand[id]) or load_ticket(id)
     local a = best_agent(t)
     if a then return make_offer(t, a, config) end
   end

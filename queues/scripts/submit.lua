@@ -13,14 +13,13 @@
 -- Reply: {"ok": {"ticket": record, "created": bool, "offer": offer or false}}; the record of a
 -- new ticket comes without its data and SLA basis (the caller has just sent them, and puts
 -- them back); error not_found (queue).
+-- The new ticket is saved once: by the offer that takes it, else after the search; until then
+-- the search uses it as it is here instead of reading its record back.
 local t, created = enqueue_ticket(ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
-                                  ARGV[12], ARGV[13], ARGV[14], ARGV[15])
+                                  ARGV[12], ARGV[13], ARGV[14], ARGV[15], true)
 if not t then return created end
 if not created then return ok({ticket = t, created = false, offer = false}) end
-local offer = assign_from_queue(t.queue, tonumber(ARGV[10]), tonumber(ARGV[11]))
-if offer and offer.ticket_id == t.id then  -- offered at once: the reply shows it so
-  t.status, t.agent, t.wkey = 'offered', offer.agent_id, nil
-  t.offered_ms, t.offer_expires_ms, t.offers_made = offer.offered_ms, offer.expires_ms, 1
-end
+local offer = assign_from_queue(t.queue, tonumber(ARGV[10]), tonumber(ARGV[11]), {[t.id] = t})
+if not (offer and offer.ticket_id == t.id) then save_ticket(t) end  -- else the offer saved it
 t.data, t.sla_basis = nil, nil
 return ok({ticket = t, created = true, offer = offer or false})

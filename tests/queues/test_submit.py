@@ -36,22 +36,28 @@ def test_submit_offers_the_new_ticket_at_once_when_an_agent_fits(
 def test_submit_without_an_agent_leaves_the_ticket_waiting(store: QueueStore) -> None:
     store.upsert_agent("bob", ["support"], {}, {"chat": 1})  # no email capacity
 
-    submitted = store.submit("t1", "support", 3, "email")
+    submitted = store.submit("t1", "support", 3, "email", data={"subject": "hi"})
 
     assert submitted.offer is None
     assert submitted.ticket.status is TicketStatus.WAITING
     assert store.queue_stats("support").depth == 1
+    stored = store.get_ticket("t1")  # saved by the script although no offer saved it
+    assert stored == dataclasses.replace(submitted.ticket, created=False)
+    assert stored is not None and stored.data == {"subject": "hi"}
 
 
 def test_submit_offers_an_older_waiting_ticket_first(store: QueueStore) -> None:
     store.enqueue("old", "support", 1, "email")
     store.upsert_agent("ann", ["support"], {}, {"email": 1})
 
-    submitted = store.submit("new", "support", 3, "email")
+    submitted = store.submit("new", "support", 3, "email", data={"subject": "hi"})
 
     assert submitted.offer is not None and submitted.offer.ticket_id == "old"
     assert submitted.ticket.status is TicketStatus.WAITING
     assert store.get_ticket("old").status is TicketStatus.OFFERED  # type: ignore[union-attr]
+    stored = store.get_ticket("new")
+    assert stored == dataclasses.replace(submitted.ticket, created=False)
+    assert stored is not None and stored.data == {"subject": "hi"}
 
 
 def test_submit_of_a_known_id_changes_nothing_and_offers_nothing(
