@@ -72,6 +72,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 # Run as a script, this file's folder comes first on sys.path and benchmarks/scoring.py would
 # shadow the `scoring` package: drop that folder.
@@ -210,6 +211,29 @@ async def offer_load(
         calls.append(loop.create_task(call(index, due)))
     await asyncio.gather(*calls)
     return latencies, errors, max(last_reply, loop.time()) - start
+
+
+class TeamMember(NamedTuple):
+    """One agent of the benchmarks' team."""
+
+    agent_id: str
+    queues: list[str]
+    skills: dict[str, int]
+    capacity: dict[str, int]
+
+
+def bench_team(queues: list[str], count: int) -> list[TeamMember]:
+    """`count` agents, each on a queue and its neighbour (in `queues`' order), skills english 5
+    and german 1 or 3, and room for every ticket of a run on every channel."""
+    return [
+        TeamMember(
+            f"bench-agent-{index}",
+            [queues[index % len(queues)], queues[(index + 1) % len(queues)]],
+            {"english": 5, "german": 3 if index % 2 else 1},
+            dict.fromkeys(("email", "chat", "phone", "web"), MAX_CAPACITY),
+        )
+        for index in range(count)
+    ]
 
 
 def build_requests(
@@ -396,15 +420,10 @@ class Bench:
             listed = await queues_grpc.QueueServiceStub(channel).ListQueues(
                 queues_pb.ListQueuesRequest(), timeout=10
             )
-            queues = [q.name for q in listed.queues]
             agents = agents_grpc.AgentServiceStub(channel)
-            for index in range(self.args.agents):
-                agent = make_agent(
-                    f"bench-agent-{index}",
-                    [queues[index % len(queues)], queues[(index + 1) % len(queues)]],
-                    capacity=dict.fromkeys(("email", "chat", "phone", "web"), MAX_CAPACITY),
-                    skills={"english": 5, "german": 3 if index % 2 else 1},
-                )
+            for member in bench_team([q.name for q in listed.queues], self.args.agents):
+                agent = make_agent(member.agent_id, member.queues, capacity=member.capacity,
+                                   skills=member.skills)
                 await agents.UpsertAgent(agents_pb.UpsertAgentRequest(agent=agent), timeout=10)
 
     async def measure(

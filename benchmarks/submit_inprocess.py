@@ -34,8 +34,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.submit import build_requests, cpu_seconds, prepare_model
-from queues.operations import MAX_CAPACITY
+from benchmarks.submit import bench_team, build_requests, cpu_seconds, prepare_model
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.app import RouterApp
 from router.demo import demo_tickets
@@ -45,19 +44,12 @@ from router.settings import Settings, default_data_dir
 WARM_UP = 200
 """Submissions before measuring (caches, connections, the first SLA checks)."""
 
-CHANNELS = ("email", "chat", "phone", "web")
-
-
 async def register_team(app: RouterApp, agents: int) -> None:
-    """`agents` agents on two neighbouring queues each, as `benchmarks/submit.py` registers."""
-    queues = sorted(q.name for q in await app.queues.list_queues())
-    for index in range(agents):
-        await app.queues.upsert_agent(
-            f"bench-agent-{index}",
-            [queues[index % len(queues)], queues[(index + 1) % len(queues)]],
-            {"english": 5, "german": 3 if index % 2 else 1},
-            dict.fromkeys(CHANNELS, MAX_CAPACITY),
-        )
+    """The team `benchmarks/submit.py` registers, through the queues directly."""
+    queues = [q.name for q in await app.queues.list_queues()]
+    for member in bench_team(queues, agents):
+        await app.queues.upsert_agent(member.agent_id, member.queues, member.skills,
+                                      member.capacity)
 
 
 def with_ids(tickets: list[pb.Ticket], prefix: str) -> list[pb.Ticket]:
