@@ -21,11 +21,7 @@ def script_sources() -> dict[str, str]:
     prelude = (folder / PRELUDE).read_text(encoding="utf-8")
     from queues.operations import MAX_SKILL_LEVEL
 
-    # Skill levels as key text, written out: Lua turns a number into text with sprintf, which
-    # the agent index keys of every offer would otherwise pay for a few dozen times.
-    level_texts = ", ".join(f'[{level}] = "{level}"' for level in range(MAX_SKILL_LEVEL + 1))
-    constants = (f"local MAX_SKILL_LEVEL = {MAX_SKILL_LEVEL}\n"
-                 f"local LEVEL_TEXT = {{{level_texts}}}")
+    constants = f"local MAX_SKILL_LEVEL = {MAX_SKILL_LEVEL}"
     prelude = prelude.replace(KEY_FUNCTIONS_MARK, f"{lua_key_functions()}\n{constants}")
     sources = {}
     for entry in folder.iterdir():

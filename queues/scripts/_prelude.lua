@@ -168,9 +168,12 @@ local function queue_policies(queues)
   return policies
 end
 
--- The index key of the agents with a skill at one level, on one queue and channel.
+-- The index key of the agents with a skill at one level, on one queue and channel. A level
+-- of one digit becomes its text with string.char: Lua's own number-to-text is sprintf, which
+-- the index keys of every offer would pay for a few dozen times.
 local function skill_index_key(queue, channel, skill, level)
-  return key_skilled(queue, channel, skill, LEVEL_TEXT[level] or level)
+  if level >= 0 and level <= 9 and level % 1 == 0 then level = string.char(48 + level) end
+  return key_skilled(queue, channel, skill, level)
 end
 
 -- The index keys of an agent on one queue and channel: the free index, then one per skill, at
