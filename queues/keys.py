@@ -176,11 +176,27 @@ class Keys:
         return self.prefix + ":".join(rendered)
 
 
+NUMBER_PARTS = frozenset({"level"})
+"""Derived-key parameters that are numbers (skill levels), turned into text by `level_text`."""
+
+_LUA_LEVEL_TEXT = """
+-- A whole number 0-9 as text with string.char: Lua's own number-to-text is sprintf, which the
+-- agent index keys of every offer would pay for a few dozen times.
+local function level_text(n)
+  if n >= 0 and n <= 9 and n % 1 == 0 then return string.char(48 + n) end
+  return n
+end"""
+
+
 def lua_key_functions() -> str:
     """Lua source defining `key_<name>(...)` for every derived key, built on the local `PFX`."""
-    lines = []
+    lines = [_LUA_LEVEL_TEXT]
     for name, segments in DERIVED_KEYS.items():
-        parts = [s[1:-1] if s.startswith("<") else f'"{s}"' for s in segments]
+        parts = [
+            (f"level_text({s[1:-1]})" if s[1:-1] in NUMBER_PARTS else s[1:-1])
+            if s.startswith("<") else f'"{s}"'
+            for s in segments
+        ]
         body = "PFX .. " + ' .. ":" .. '.join(parts)
         arguments = ", ".join(_parameters(segments))
         lines.append(f"local function key_{name}({arguments}) return {body} end")

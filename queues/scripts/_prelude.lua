@@ -168,20 +168,12 @@ local function queue_policies(queues)
   return policies
 end
 
--- The index key of the agents with a skill at one level, on one queue and channel. A level
--- of one digit becomes its text with string.char: Lua's own number-to-text is sprintf, which
--- the index keys of every offer would pay for a few dozen times.
-local function skill_index_key(queue, channel, skill, level)
-  if level >= 0 and level <= 9 and level % 1 == 0 then level = string.char(48 + level) end
-  return key_skilled(queue, channel, skill, level)
-end
-
 -- The index keys of an agent on one queue and channel: the free index, then one per skill, at
 -- the agent's level of it.
 local function agent_index_keys(a, queue, channel)
   local keys = {key_free(queue, channel)}
   for skill, level in pairs(a.skills) do
-    keys[#keys + 1] = skill_index_key(queue, channel, skill, level)
+    keys[#keys + 1] = key_skilled(queue, channel, skill, level)
   end
   return keys
 end
@@ -447,7 +439,7 @@ local function assign_from_queue(queue, window, bound, in_hand)
     for skill, level in pairs(t.skills) do
       local keys, size = {}, 0
       for at = level, MAX_SKILL_LEVEL do
-        local key = skill_index_key(queue, t.channel, skill, at)
+        local key = key_skilled(queue, t.channel, skill, at)
         local count = redis.call('ZCARD', key)
         if count > 0 then keys[#keys + 1], size = key, size + count end
       end

@@ -21,7 +21,7 @@ for i = 1, #scan[2], 2 do
     for channel, _ in pairs(a.capacity) do
       for skill, level in pairs(a.skills) do
         for below = 1, level - 1 do
-          redis.call('ZREM', skill_index_key(queue, channel, skill, below), a.id)
+          redis.call('ZREM', key_skilled(queue, channel, skill, below), a.id)
         end
       end
     end

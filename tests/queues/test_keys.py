@@ -30,6 +30,8 @@ def test_every_key_written_carries_the_tenant_hash_tag(redis_client: redis.Redis
         ("waiting", {"queue": "billing"}),
         ("members", {"queue": "billing"}),
         ("skilled", {"queue": "billing", "channel": "chat", "skill": "fr", "level": 3}),
+        ("skilled", {"queue": "billing", "channel": "chat", "skill": "fr", "level": 0}),
+        ("skilled", {"queue": "billing", "channel": "chat", "skill": "fr", "level": 10}),
         ("index_layout", {}),
     ],
 )
