@@ -27,49 +27,46 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.sla_sweep import DefaultRules
 from benchmarks.submit import bench_team
 from queues import QueueStore
 from router import convert
 from router.demo import demo_tickets
 from router.embedded_redis import find_server_binary, free_port
-from router.live_rules import default_rules_text
-from router.rules import RuleSet
 
 Workload = Callable[[QueueStore, int], None]
 
 _TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 
 
-def default_queues() -> list[str]:
-    """The queues of the default rules, by name."""
-    rule_set = RuleSet.parse(default_rules_text(), "yaml")
-    return sorted({*rule_set.category_queues.values(), rule_set.default_queue})
+def calls(count: int) -> Iterator[tuple[tuple[str, str, int, str], dict[str, Any]]]:
+    """The arguments of `count` calls, as a router makes them: (ticket id, queue, priority,
+    channel) and the keywords, with a packed demo ticket as the data."""
+    queues = DefaultRules().queues
+    for index, ticket in enumerate(demo_tickets(count, seed=7)):
+        data = {"ticket": convert.pack(ticket), "submitted_at": 1.7e9, "resolve_by": 1.7e9 + 3600}
+        yield ((f"t-{index}", queues[index % len(queues)], 1 + index % 4, "email"),
+               {"skills": {"english": 3}, "deadline_ts": 1.7e9 + 600, "data": data})
 
 
 def submissions(store: QueueStore, count: int) -> None:
-    """`count` submissions as a router makes them, each offered to the team at once."""
-    queues = default_queues()
-    for index, ticket in enumerate(demo_tickets(count, seed=7)):
-        data = {"ticket": convert.pack(ticket), "submitted_at": 1.7e9, "resolve_by": 1.7e9 + 3600}
-        store.submit(f"t-{index}", queues[index % len(queues)], 1 + index % 4, "email",
-                     skills={"english": 3}, deadline_ts=1.7e9 + 600, data=data,
-                     sla_model_risk=0.2)
+    """`count` submissions, each offered to the team at once."""
+    for args, keywords in calls(count):
+        store.submit(*args, **keywords, sla_model_risk=0.2)
 
 
 def enqueues(store: QueueStore, count: int) -> None:
     """The baseline: the same tickets queued without an offer being sought."""
-    queues = default_queues()
-    for index, ticket in enumerate(demo_tickets(count, seed=7)):
-        data = {"ticket": convert.pack(ticket), "submitted_at": 1.7e9, "resolve_by": 1.7e9 + 3600}
-        store.enqueue(f"t-{index}", queues[index % len(queues)], 1 + index % 4, "email",
-                      skills={"english": 3}, deadline_ts=1.7e9 + 600, data=data)
+    for args, keywords in calls(count):
+        store.enqueue(*args, **keywords)
 
 
 def instructions(server: Path, workload: Workload, count: int) -> int:
@@ -94,7 +91,7 @@ def instructions(server: Path, workload: Workload, count: int) -> int:
                         raise RuntimeError(f"{server} did not start under valgrind") from None
                     time.sleep(0.2)
             store = QueueStore(client)
-            queues = default_queues()
+            queues = DefaultRules().queues
             for queue in queues:
                 store.set_queue_policy(queue, offer_timeout_s=3600)
             for member in bench_team(queues, 24):
