@@ -115,7 +115,8 @@ class RouterApp:
         self.engine = open_database(self.settings.history_url)
         self.recorder = HistoryRecorder(self.engine)
         self._tasks: list[asyncio.Task[None]] = []
-        self.history_writer = WriterProcess(self.redis_url, self.settings.history_url)
+        self.history_writer = WriterProcess(self.redis_url, self.settings.history_url,
+                                            nice=self.settings.history_writer_nice)
         self.tracing_interceptors: list[Any] = []
         self.health: Any = None
 

@@ -43,6 +43,9 @@ DEFAULT_MAX_BODY_CHARS = 50_000
 DEFAULT_MAX_INFLIGHT_SUBMISSIONS = 128
 """SubmitTicket and ScoreTicket calls one router works on at once; more are refused at once."""
 
+DEFAULT_HISTORY_WRITER_NICE = 10
+"""The history writer's niceness: it yields a shared core to routing calls, catching up later."""
+
 
 def default_data_dir() -> Path:
     """`$XDG_DATA_HOME/ticket-router`, else `~/.local/share/ticket-router`."""
@@ -95,6 +98,13 @@ class Settings(BaseSettings):
         ge=0,
         description="SubmitTicket and ScoreTicket calls one router works on at once; more are "
         "refused with RESOURCE_EXHAUSTED and a retry delay (0: no limit).",
+    )
+    history_writer_nice: int = Field(
+        DEFAULT_HISTORY_WRITER_NICE,
+        ge=0,
+        le=19,
+        description="How much the history writer process lowers its CPU priority (nice), so "
+        "that on a busy machine routing calls get a core before history catches up.",
     )
     api_keys_file: Path | None = Field(
         None, description="TOML/YAML file of API keys and their roles; unset disables auth."

@@ -73,8 +73,9 @@ def drain_forever(redis_url: str, history_url: str, stop: threading.Event) -> No
         engine.dispose()
 
 
-def _main(redis_url: str, history_url: str, parent: int, stop: ProcessEvent) -> None:
+def _main(redis_url: str, history_url: str, parent: int, stop: ProcessEvent, nice: int) -> None:
     """The writer process: drain until the router says stop, or is gone."""
+    os.nice(nice)
     orphaned = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: orphaned.set())
 
@@ -106,11 +107,14 @@ class WriterProcess:
     Args:
         redis_url: the queues' Redis.
         history_url: the history database.
+        nice: how much the process lowers its CPU priority: the history can wait a little for
+            a core, routing calls should not.
     """
 
-    def __init__(self, redis_url: str, history_url: str) -> None:
+    def __init__(self, redis_url: str, history_url: str, nice: int = 0) -> None:
         self.redis_url = redis_url
         self.history_url = history_url
+        self.nice = nice
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._process: SpawnProcess | None = None
@@ -127,7 +131,7 @@ class WriterProcess:
         """Start the process (again, after it died)."""
         self._process = self._context.Process(
             target=_main,
-            args=(self.redis_url, self.history_url, os.getpid(), self._stop),
+            args=(self.redis_url, self.history_url, os.getpid(), self._stop, self.nice),
             name="history-writer",
             daemon=True,
         )

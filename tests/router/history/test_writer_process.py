@@ -72,14 +72,16 @@ def gone(pid: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def test_the_writer_drains_is_started_again_after_a_kill_and_stops(
+def test_the_writer_drains_at_low_priority_is_started_again_after_a_kill_and_stops(
     redis_url: str, tmp_path: Path
 ) -> None:
     history_url = f"sqlite:///{tmp_path / 'history.sqlite3'}"
-    writer = WriterProcess(redis_url, history_url)
+    writer = WriterProcess(redis_url, history_url, nice=5)
     writer.start()
     try:
         assert stored(history_url, enqueue_one(redis_url))
+        assert writer.pid is not None  # it has drained, so it has lowered its priority
+        assert os.getpriority(os.PRIO_PROCESS, writer.pid) == min(19, os.nice(0) + 5)
 
         first = writer.pid
         assert first is not None
