@@ -28,10 +28,10 @@ from prometheus_client import (
     GCCollector,
     PlatformCollector,
     ProcessCollector,
-    start_http_server,
 )
 
 from router.errors import InvalidArgument, Unavailable
+from router.scrape_endpoint import start_scrape_server
 
 if TYPE_CHECKING:
     import grpc
@@ -142,7 +142,9 @@ def setup_telemetry(
             SERVICE_INSTANCE_ID: f"{socket.gethostname()}-{os.getpid()}",
         }
     )
-    registry = CollectorRegistry()
+    # OpenTelemetry's collector cannot name its series in advance: without this, a scrape's
+    # `name[]` filter would leave all of them out
+    registry = CollectorRegistry(support_collectors_without_names=True)
     # The usual process_* / python_* series, on this registry so that each pipeline is
     # self-contained (tests build several in one process).
     ProcessCollector(registry=registry)
@@ -165,7 +167,7 @@ def setup_telemetry(
     telemetry = Telemetry(meter_provider, tracer_provider, None, endpoint, registry)
     if metrics_port:
         try:
-            server, _thread = start_http_server(metrics_port, addr=metrics_host, registry=registry)
+            server, _thread = start_scrape_server(metrics_port, metrics_host, registry)
         except OSError as error:
             telemetry.shutdown()
             raise Unavailable(
