@@ -4,7 +4,7 @@
 probabilities, a decision), so the ceiling pays the same transport, HTTP/2 and protobuf costs
 as the router and nothing else: no interceptors, scoring, rules, Redis or history.
 
-    python benchmarks/echo_server.py [--port 0]
+    python benchmarks/echo_server.py [--port 0] [--cpu N]
 
 prints `echo serving on 127.0.0.1:PORT` when ready and serves until SIGINT/SIGTERM.
 """
@@ -20,6 +20,7 @@ import grpc
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
 from router.api.ticket_router.v1 import ticket_service_pb2_grpc as tickets_grpc
+from router.cpu_affinity import pin_process
 
 READY_PREFIX = "echo serving on "
 """What the server prints (then `host:port`) once it accepts calls."""
@@ -89,7 +90,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--cpu", type=int, action="append", default=None,
+                        help="pin the server's threads to this CPU, as a router's cpu_affinity")
     args = parser.parse_args()
+    if args.cpu:
+        pin_process(args.cpu)
     asyncio.run(serve(args.host, args.port))
 
 

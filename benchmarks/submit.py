@@ -19,6 +19,10 @@ queueing). The load generator is this process; the servers are separate processe
   a neighbouring one, skills english 5 and german 1 or 3, capacity 1000 per channel, offers
   that do not expire during the run), so each submission also makes an offer.
 
+Each server process is pinned to a CPU of its own (router N to the Nth CPU, modulo their number,
+through its `cpu_affinity` setting; the echo server to the first), as the README advises for a
+router; `--no-pin` lets them float, as before 2026-12-07.
+
 For each target the rate is ramped (x1.6 steps, then bisection) to the highest rate it
 sustains: achieved >= 95 % of the offered rate, p99 under 200 ms (no backlog building up) and
 no errors; after a step that is not, the next waits until the backlog has drained. Routers are
@@ -374,7 +378,12 @@ class Bench:
     def progress(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    def router_env(self, metrics: str) -> dict[str, str]:
+    def cpu_for(self, index: int) -> int | None:
+        """The CPU of the `index`-th server process when pinning (--pin), else None."""
+        cpus = sorted(os.sched_getaffinity(0))
+        return cpus[index % len(cpus)] if self.args.pin else None
+
+    def router_env(self, metrics: str, index: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("TICKET_ROUTER_", "OTEL_")) and k != "DATABASE_URL"}
         env.update(
@@ -385,6 +394,9 @@ class Bench:
         )
         if self.args.max_inflight is not None:
             env["TICKET_ROUTER_MAX_INFLIGHT_SUBMISSIONS"] = str(self.args.max_inflight)
+        cpu = self.cpu_for(index)
+        if cpu is not None:
+            env["TICKET_ROUTER_CPU_AFFINITY"] = f"[{cpu}]"
         return env
 
     @contextlib.asynccontextmanager
@@ -402,7 +414,7 @@ class Bench:
                     "--model", str(self.model_dir),
                 ]
                 server = await asyncio.to_thread(
-                    start_server, f"router {index + 1}", command, self.router_env(metrics),
+                    start_server, f"router {index + 1}", command, self.router_env(metrics, index),
                     ROUTER_READY, data_dir / f"router{index + 1}.log",
                 )
                 server.metrics_port = metrics_port or None
@@ -600,9 +612,12 @@ class Maxima:
 @contextlib.asynccontextmanager
 async def echo_server(bench: Bench) -> AsyncIterator[ServerProcess]:
     """The echo server (the ceiling), running for the block."""
+    command = [sys.executable, str(ECHO_SERVER), "--port", "0"]
+    cpu = bench.cpu_for(0)
+    if cpu is not None:  # as the first router: the ceiling gets what the routers get
+        command += ["--cpu", str(cpu)]
     echo = await asyncio.to_thread(
-        start_server, "echo server",
-        [sys.executable, str(ECHO_SERVER), "--port", "0"], dict(os.environ), ECHO_READY,
+        start_server, "echo server", command, dict(os.environ), ECHO_READY,
         bench.workdir / "echo.log",
     )
     try:
@@ -739,6 +754,7 @@ def summarise(bench: Bench, maxima: Maxima) -> dict[str, object]:
         "step_s": bench.args.step_s,
         "point_s": bench.args.point_s,
         "cpus": os.cpu_count(),
+        "pinned": bench.args.pin,
     }
     if metrics_ratio:
         result["metrics_on_over_off"] = metrics_ratio
@@ -815,6 +831,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "for --point-s seconds (CPU per ticket and latency; no ramp)")
     parser.add_argument("--max-inflight", type=int, default=None, metavar="N",
                         help="the routers' max_inflight_submissions (default: theirs; 0: none)")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="pin each server process to a CPU of its own, as the README "
+                             "advises: router N to the Nth CPU (modulo their number), the echo "
+                             "server to the first (default); --no-pin lets them float")
     parser.add_argument("--tickets", type=int, default=2000, help="distinct demo tickets")
     parser.add_argument("--agents", type=int, default=24, help="agents registered (0: none)")
     parser.add_argument("--model", type=Path, default=None,

@@ -91,6 +91,8 @@ class RouterApp:
     redis_url: str
     scoring: ScoringAdapter
     metrics: RouterMetrics = field(default_factory=RouterMetrics)
+    writer_cpus: frozenset[int] | None = None
+    """CPUs for the history writer process when this router is pinned (None: as the router)."""
 
     def __post_init__(self) -> None:
         # A blocking pool: a burst of concurrent calls waits for a free connection instead of
@@ -116,7 +118,8 @@ class RouterApp:
         self.recorder = HistoryRecorder(self.engine)
         self._tasks: list[asyncio.Task[None]] = []
         self.history_writer = WriterProcess(self.redis_url, self.settings.history_url,
-                                            nice=self.settings.history_writer_nice)
+                                            nice=self.settings.history_writer_nice,
+                                            cpus=self.writer_cpus)
         self.tracing_interceptors: list[Any] = []
         self.health: Any = None
 

@@ -41,6 +41,11 @@ def serve(
         Path | None, typer.Option(help="Trained model directory (default: the demo model).")
     ] = None,
     rules: Annotated[Path | None, typer.Option(help="Rules file (YAML/TOML) to publish.")] = None,
+    cpu: Annotated[
+        list[int] | None,
+        typer.Option(help="Pin the router's threads to this CPU (repeat for more; Linux). "
+                     "One router per core, each on its own, answers fastest."),
+    ] = None,
 ) -> None:
     """Run the routing service until interrupted (Ctrl-C)."""
     import asyncio
@@ -61,6 +66,7 @@ def serve(
         data_dir=data_dir_option(data_dir),
         model_dir=model,
         rules_file=rules,
+        cpu_affinity=cpu or None,
     )
 
     def ready(running: Running) -> None:

@@ -20,6 +20,7 @@ import grpc
 from opentelemetry.metrics import NoOpMeterProvider
 
 from router.app import RouterApp
+from router.cpu_affinity import pin_process
 from router.embedded_redis import EmbeddedRedis
 from router.metrics import METER_NAME, RouterMetrics
 from router.scoring_adapter import ScoringAdapter
@@ -61,6 +62,10 @@ async def running_router(
         logger.info("started embedded Redis at %s (AOF in %s)", redis_url, embedded.directory)
     pipeline = None
     try:
+        writer_cpus = None  # pinned after the embedded Redis started, which keeps every CPU
+        if settings.cpu_affinity:
+            writer_cpus = pin_process(settings.cpu_affinity)
+            logger.info("pinned to CPUs %s", sorted(settings.cpu_affinity))
         if telemetry and settings.metrics_enabled:
             pipeline = setup_telemetry("ticket-router", settings.metrics_port or None)
         scoring = await asyncio.to_thread(ScoringAdapter.load, settings)
@@ -71,7 +76,8 @@ async def running_router(
                 if settings.metrics_enabled
                 else RouterMetrics(NoOpMeterProvider().get_meter(METER_NAME))
             )
-        app = RouterApp(settings=settings, redis_url=redis_url, scoring=scoring, metrics=metrics)
+        app = RouterApp(settings=settings, redis_url=redis_url, scoring=scoring, metrics=metrics,
+                        writer_cpus=writer_cpus)
         if pipeline is not None:
             app.tracing_interceptors = pipeline.tracing_interceptors()
         await app.start()

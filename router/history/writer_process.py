@@ -24,6 +24,7 @@ import redis
 from queues.events import EventReader
 from queues.keys import Keys
 from queues.store import QueueStore
+from router.cpu_affinity import unpin_process
 from router.errors import Unavailable
 from router.history.database import open_database
 from router.history.lease import STANDBY_WAIT_S, WriterLease
@@ -73,9 +74,13 @@ def drain_forever(redis_url: str, history_url: str, stop: threading.Event) -> No
         engine.dispose()
 
 
-def _main(redis_url: str, history_url: str, parent: int, stop: ProcessEvent, nice: int) -> None:
+def _main(
+    redis_url: str, history_url: str, parent: int, stop: ProcessEvent, *, nice: int,
+    cpus: frozenset[int] | None,
+) -> None:
     """The writer process: drain until the router says stop, or is gone."""
     os.nice(nice)
+    unpin_process(cpus)
     orphaned = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: orphaned.set())
 
@@ -109,12 +114,17 @@ class WriterProcess:
         history_url: the history database.
         nice: how much the process lowers its CPU priority: the history can wait a little for
             a core, routing calls should not.
+        cpus: the CPUs it runs on, for a router pinned to fewer (None: the router's).
     """
 
-    def __init__(self, redis_url: str, history_url: str, nice: int = 0) -> None:
+    def __init__(
+        self, redis_url: str, history_url: str, nice: int = 0,
+        cpus: frozenset[int] | None = None,
+    ) -> None:
         self.redis_url = redis_url
         self.history_url = history_url
         self.nice = nice
+        self.cpus = cpus
         self._context = multiprocessing.get_context("spawn")
         self._stop = self._context.Event()
         self._process: SpawnProcess | None = None
@@ -131,7 +141,8 @@ class WriterProcess:
         """Start the process (again, after it died)."""
         self._process = self._context.Process(
             target=_main,
-            args=(self.redis_url, self.history_url, os.getpid(), self._stop, self.nice),
+            args=(self.redis_url, self.history_url, os.getpid(), self._stop),
+            kwargs={"nice": self.nice, "cpus": self.cpus},
             name="history-writer",
             daemon=True,
         )
