@@ -19,11 +19,12 @@ queueing). The load generator is this process; the servers are separate processe
   a neighbouring one, skills english 5 and german 1 or 3, capacity 1000 per channel, offers
   that do not expire during the run), so each submission also makes an offer.
 
-Routers are pinned as the README advises, once there is one per CPU: router N to the Nth CPU
-(its `cpu_affinity` setting); fewer float, as pinned they would leave cores idle (one pinned
-router sustained 501/s on 2 cores, one floating 554-576/s). The echo server is pinned to the
-first CPU: it then takes 0.38 ms of CPU a call at 500/s against 0.54 ms floating, the higher
-ceiling. `--pin on` pins every configuration, `--pin off` none (as before 2026-12-07).
+Each server process is pinned to a CPU, as the README advises: router N to the Nth CPU (modulo
+their number; its `cpu_affinity` setting), the echo server to the first. Pinned, one router
+sustained about what it did floating (537/s against 548/s in back-to-back full runs on
+2026-12-07) with p99 at 500/s 31 ms against 67 ms, and the echo server took 0.38 ms of CPU a
+call at 500/s against 0.54 ms floating (the higher ceiling). `--no-pin` lets them float, as
+before 2026-12-07.
 
 For each target the rate is ramped (x1.6 steps, then bisection) to the highest rate it
 sustains: achieved >= 95 % of the offered rate, p99 under 200 ms (no backlog building up) and
@@ -380,17 +381,13 @@ class Bench:
     def progress(self, message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
-    def router_cpu(self, index: int, count: int) -> int | None:
-        """The CPU router `index` of `count` is pinned to, or None to float (see --pin)."""
+    def server_cpu(self, index: int) -> int | None:
+        """The CPU the `index`-th server process (router, or echo server) is pinned to: the
+        Nth CPU, modulo their number; None to float (--no-pin)."""
         cpus = sorted(os.sched_getaffinity(0))
-        pin = self.args.pin == "on" or (self.args.pin == "auto" and count >= len(cpus))
-        return cpus[index % len(cpus)] if pin else None
+        return cpus[index % len(cpus)] if self.args.pin else None
 
-    def echo_cpu(self) -> int | None:
-        """The CPU the echo server is pinned to, or None to float (see --pin)."""
-        return None if self.args.pin == "off" else min(os.sched_getaffinity(0))
-
-    def router_env(self, metrics: str, index: int, count: int) -> dict[str, str]:
+    def router_env(self, metrics: str, index: int) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("TICKET_ROUTER_", "OTEL_")) and k != "DATABASE_URL"}
         env.update(
@@ -401,7 +398,7 @@ class Bench:
         )
         if self.args.max_inflight is not None:
             env["TICKET_ROUTER_MAX_INFLIGHT_SUBMISSIONS"] = str(self.args.max_inflight)
-        cpu = self.router_cpu(index, count)
+        cpu = self.server_cpu(index)
         if cpu is not None:
             env["TICKET_ROUTER_CPU_AFFINITY"] = f"[{cpu}]"
         return env
@@ -422,7 +419,7 @@ class Bench:
                 ]
                 server = await asyncio.to_thread(
                     start_server, f"router {index + 1}", command,
-                    self.router_env(metrics, index, count), ROUTER_READY,
+                    self.router_env(metrics, index), ROUTER_READY,
                     data_dir / f"router{index + 1}.log",
                 )
                 server.metrics_port = metrics_port or None
@@ -621,7 +618,7 @@ class Maxima:
 async def echo_server(bench: Bench) -> AsyncIterator[ServerProcess]:
     """The echo server (the ceiling), running for the block."""
     command = [sys.executable, str(ECHO_SERVER), "--port", "0"]
-    cpu = bench.echo_cpu()
+    cpu = bench.server_cpu(0)  # as the first router
     if cpu is not None:
         command += ["--cpu", str(cpu)]
     echo = await asyncio.to_thread(
@@ -839,11 +836,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "for --point-s seconds (CPU per ticket and latency; no ramp)")
     parser.add_argument("--max-inflight", type=int, default=None, metavar="N",
                         help="the routers' max_inflight_submissions (default: theirs; 0: none)")
-    parser.add_argument("--pin", choices=("auto", "on", "off"), default="auto",
-                        help="pin server processes to CPUs: router N to the Nth CPU (modulo "
-                             "their number), the echo server to the first. auto (default): "
-                             "the echo server always, routers when there is one per CPU, as "
-                             "the README advises")
+    parser.add_argument("--pin", action=argparse.BooleanOptionalAction, default=True,
+                        help="pin each server process to a CPU, as the README advises: router "
+                             "N to the Nth CPU (modulo their number), the echo server to the "
+                             "first (default); --no-pin lets them float")
     parser.add_argument("--tickets", type=int, default=2000, help="distinct demo tickets")
     parser.add_argument("--agents", type=int, default=24, help="agents registered (0: none)")
     parser.add_argument("--model", type=Path, default=None,
