@@ -39,8 +39,8 @@ def pin_process(cpus: Iterable[int]) -> frozenset[int]:
     before = allowed_cpus()
     if not wanted or not wanted <= before:
         raise InvalidArgument(
-            f"cpu_affinity {sorted(wanted)} is not a non-empty subset of the CPUs this process "
-            f"may use, {sorted(before)}",
+            f"CPUs {sorted(wanted)} are not a non-empty subset of the ones this process may "
+            f"use, {sorted(before)}",
             field="cpu_affinity",
         )
     for thread_id in os.listdir("/proc/self/task"):

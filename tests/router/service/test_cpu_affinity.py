@@ -64,7 +64,7 @@ def test_a_cpu_the_router_may_not_use_is_refused_with_the_ones_it_may(
                            env={"TICKET_ROUTER_CPU_AFFINITY": "[4096]"})
     assert router.process.wait(timeout=120) == 2
     message = router.stderr_path.read_text()
-    assert "cpu_affinity [4096]" in message
+    assert "cpu_affinity: CPUs [4096] are not" in message
     assert str(sorted(os.sched_getaffinity(0))) in message
 
 
