@@ -104,7 +104,10 @@ class EmbeddedRedis:
                     )
                 try:
                     # Another server may already own the port: only our own process counts.
-                    if client.info("server")["process_id"] == self.process.pid:
+                    # INFO answers while the AOF still loads, when other commands are refused
+                    # with LOADING: ready is our process with its data loaded.
+                    info = client.info()
+                    if info["process_id"] == self.process.pid and not info.get("loading", 0):
                         return
                     time.sleep(0.05)
                 except (redis.ConnectionError, redis.BusyLoadingError):

@@ -16,12 +16,20 @@ def test_data_survives_restart_with_aof(tmp_path: Path) -> None:
     server.start()
     client = redis.Redis.from_url(server.url)
     client.set("ticket:1", "waiting")
+    with client.pipeline(transaction=False) as pipe:  # loading 400,000 keys takes a while
+        for index in range(400_000):
+            pipe.set(f"bulk:{index}", index)
+        pipe.execute()
     server.stop()
 
     restarted = EmbeddedRedis(tmp_path, port=server.port)
     restarted.start()
     try:
-        assert redis.Redis.from_url(restarted.url).get("ticket:1") == b"waiting"
+        # ready means loaded: no command is refused with LOADING once start() returns
+        client = redis.Redis.from_url(restarted.url)
+        assert client.info("persistence")["loading"] == 0
+        assert client.get("ticket:1") == b"waiting"
+        assert client.dbsize() == 400_001
         assert list(tmp_path.glob("appendonlydir/*.aof"))
     finally:
         restarted.stop()
