@@ -98,6 +98,7 @@ from router.api.ticket_router.v1 import queue_service_pb2_grpc as queues_grpc  #
 from router.api.ticket_router.v1 import ticket_pb2 as pb  # noqa: E402
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb  # noqa: E402
 from router.api.ticket_router.v1 import ticket_service_pb2_grpc as tickets_grpc  # noqa: E402
+from router.cpu_affinity import allowed_cpus  # noqa: E402
 from router.demo import demo_tickets  # noqa: E402
 from router.embedded_redis import EmbeddedRedis, free_port  # noqa: E402
 
@@ -384,7 +385,7 @@ class Bench:
     def server_cpu(self, index: int) -> int | None:
         """The CPU the `index`-th server process (router, or echo server) is pinned to: the
         Nth CPU, modulo their number; None to float (--no-pin)."""
-        cpus = sorted(os.sched_getaffinity(0))
+        cpus = sorted(allowed_cpus())
         return cpus[index % len(cpus)] if self.args.pin else None
 
     def router_env(self, metrics: str, index: int) -> dict[str, str]:

@@ -4,8 +4,9 @@ A router is one Python process with several threads (gRPC's, the event loop, the
 endpoint) that hand the GIL and each call to one another. Spread over cores, every hand-over
 wakes a thread on another core; on one core the next thread simply runs. On the 2-core
 development machine, with two routers each pinned to its own core, SubmitTicket's p99 at 500
-tickets/s fell from 35-56 ms to 16-30 ms (`python benchmarks/submit.py --at 500 --routers 2`,
-three alternated pairs), although the threads then wait longer for their one core.
+tickets/s fell from 44-64 ms to 22-31 ms (`python benchmarks/submit.py --at 500 --routers 2
+--point-s 15 --repeat 1`, three pairs alternated with `--no-pin`), although the threads then
+wait longer for their one core.
 """
 
 from __future__ import annotations
