@@ -16,7 +16,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="cpu_affinity is Linux-only (os.sched_setaffinity); the README says so")
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"),
+    reason="cpu_affinity is Linux-only (os.sched_setaffinity); the README says so",
+)
 def test_a_process_pinned_after_lightgbm_loaded_trains_and_predicts_on_its_cpus() -> None:
     script = textwrap.dedent("""
         import json, os

@@ -14,7 +14,10 @@ from router.cpu_affinity import pin_process
 from router.errors import InvalidArgument
 from tests.router.service.processes import RouterProcess
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="cpu_affinity is Linux-only (os.sched_setaffinity); the README says so")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity"),
+    reason="cpu_affinity is Linux-only (os.sched_setaffinity); the README says so",
+)
 
 
 def allowed_list(pid: int, thread: int | None = None) -> str:
