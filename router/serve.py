@@ -2,7 +2,9 @@
 
 With no `REDIS_URL` it starts a private Redis (AOF in the data directory) and stops it on
 exit; with no `DATABASE_URL` the history is SQLite in the data directory; with no
-`--model` it trains or loads the default model.
+`--model` it trains or loads the default model. A signal during start-up (training the
+default model takes seconds) stops it at once: what has started is stopped, the model being
+trained is abandoned.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import contextlib
 import gc
 import logging
 import signal
+import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 from opentelemetry.metrics import NoOpMeterProvider
@@ -29,6 +33,37 @@ from router.settings import Settings
 from router.telemetry import setup_telemetry
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+async def in_daemon_thread(function: Callable[[], T], name: str) -> T:
+    """`function()` in a daemon thread, awaited.
+
+    Unlike `asyncio.to_thread`, the loop's shutdown does not wait for it: a cancelled wait
+    leaves the thread to die with the process (used for a model load that may be training).
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():  # the wait was cancelled
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]
+
+    def run() -> None:
+        try:
+            result, error = function(), None
+        except BaseException as caught:  # handed to the awaiting task
+            result, error = None, caught
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return await future
 
 
 @dataclass
@@ -68,7 +103,7 @@ async def running_router(
             logger.info("pinned to CPUs %s", sorted(settings.cpu_affinity))
         if telemetry and settings.metrics_enabled:
             pipeline = setup_telemetry("ticket-router", settings.metrics_port or None)
-        scoring = await asyncio.to_thread(ScoringAdapter.load, settings)
+        scoring = await in_daemon_thread(lambda: ScoringAdapter.load(settings), "model-load")
         # RouterMetrics() reads the provider setup_telemetry installed; a no-op meter when off.
         if metrics is None:
             metrics = (
@@ -97,17 +132,40 @@ async def running_router(
 
 
 async def serve(settings: Settings, on_ready: Callable[[Running], None] | None = None) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM: a graceful stop once serving, an abandoned start before."""
     stop = asyncio.Event()
+    serving = asyncio.Event()
+    body = asyncio.create_task(_serve_until(settings, stop, serving, on_ready))
+
+    def on_signal() -> None:
+        stop.set()
+        if not serving.is_set():
+            body.cancel()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    await asyncio.wait([body])
+    if body.cancelled():
+        logger.info("stopped during start-up")
+        return
+    body.result()  # its error, if any
+
+
+async def _serve_until(
+    settings: Settings,
+    stop: asyncio.Event,
+    serving: asyncio.Event,
+    on_ready: Callable[[Running], None] | None,
+) -> None:
+    """Start the router, set `serving`, run until `stop`."""
     async with running_router(settings) as running:
         # Everything loaded so far (libraries, the model) lives as long as the process: keep
         # it out of the collector's full passes, which would otherwise walk its ~200,000
         # objects (about 0.25 s with the default model here) while RPCs wait.
         gc.collect()  # what is garbage now is freed, not kept for ever
         gc.freeze()
+        serving.set()
         if on_ready is not None:
             on_ready(running)
         await stop.wait()

@@ -23,18 +23,19 @@ class RouterProcess:
     """One `ticket-router serve` child process on a free loopback port.
 
     Args:
-        redis_url: the Redis every router of the test shares.
+        redis_url: the Redis every router of the test shares (None: it starts its own).
         data_dir: its own directory (SQLite history unless `database_url`, logs).
-        model_dir: the trained model to load (the session's `model_dir` fixture).
+        model_dir: the trained model to load (the session's `model_dir` fixture; None: the
+            default model, trained in `data_dir` on first use).
         database_url: a shared history database, e.g. the session's PostgreSQL.
         env: further environment variables (`TICKET_ROUTER_*` settings).
     """
 
     def __init__(
         self,
-        redis_url: str,
+        redis_url: str | None,
         data_dir: Path,
-        model_dir: Path,
+        model_dir: Path | None,
         *,
         database_url: str | None = None,
         env: Mapping[str, str] | None = None,
@@ -47,13 +48,17 @@ class RouterProcess:
             key: value for key, value in os.environ.items()
             if not key.startswith("TICKET_ROUTER_") and key not in ("REDIS_URL", "DATABASE_URL")
         }
-        environment |= {"REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1", **(env or {})}
+        environment |= {"PYTHONUNBUFFERED": "1", **(env or {})}
+        if redis_url is not None:
+            environment["REDIS_URL"] = redis_url
         if database_url is not None:
             environment["DATABASE_URL"] = database_url
         command = [
             sys.executable, "-m", "router", "serve", "--port", "0", "--metrics-port", "0",
-            "--data-dir", str(data_dir), "--model", str(model_dir),
+            "--data-dir", str(data_dir),
         ]
+        if model_dir is not None:
+            command += ["--model", str(model_dir)]
         with self.stdout_path.open("wb") as stdout, self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
                 command, stdout=stdout, stderr=stderr, env=environment, start_new_session=True
@@ -84,6 +89,24 @@ class RouterProcess:
                 )
             time.sleep(0.1)
         raise AssertionError(f"router not ready within {timeout} s:\n{self.log_tail()}")
+
+    def wait_for_log(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match[str]:
+        """Wait for a line of its stderr log to match `pattern`; returns the match.
+
+        Raises:
+            AssertionError: the process exited or logged no such line in time (with its log).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.stderr_path.read_text(errors="replace"))
+            if found:
+                return found
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"router exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"no log line {pattern!r} within {timeout} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of its stderr log, for failure messages."""
