@@ -49,6 +49,7 @@ def test_everything_survives_a_redis_crash_and_restart(tmp_path: Path) -> None:
     assert server.process is not None
     server.process.kill()  # SIGKILL: no shutdown, no final AOF rewrite
     server.process.wait()
+    server.stop()  # the owner lets go of the directory of its dead server
     client.close()
     restarted = EmbeddedRedis(tmp_path, port=server.port)
     restarted.start()

@@ -1,14 +1,19 @@
-"""The embedded Redis keeps its data across a restart (AOF) and refuses a busy port."""
+"""The embedded Redis keeps its data across a restart (AOF), refuses a busy port, runs one server
+per directory, and shuts down the server a killed owner left running before it starts its own."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import redis
 
-from router.embedded_redis import EmbeddedRedis
-from router.errors import Unavailable
+from router.embedded_redis import OWNER_FILE, EmbeddedRedis, _alive
+from router.errors import FailedPrecondition, Unavailable
 
 
 def test_data_survives_restart_with_aof(tmp_path: Path) -> None:
@@ -38,3 +43,55 @@ def test_data_survives_restart_with_aof(tmp_path: Path) -> None:
 def test_busy_port_is_reported(redis_server: EmbeddedRedis, tmp_path: Path) -> None:
     with pytest.raises(Unavailable, match="exited"):
         EmbeddedRedis(tmp_path, port=redis_server.port).start()
+
+
+def test_a_second_server_in_one_directory_is_refused_naming_the_first(tmp_path: Path) -> None:
+    first = EmbeddedRedis(tmp_path)
+    first.start()
+    try:
+        second = EmbeddedRedis(tmp_path)
+        with pytest.raises(FailedPrecondition) as refused:
+            second.start()
+        assert f"process {os.getpid()} ({first.url})" in str(refused.value)
+        assert "REDIS_URL" in str(refused.value)
+        assert second.process is None  # nothing was started
+        assert redis.Redis.from_url(first.url).ping()
+    finally:
+        first.stop()
+    second.start()  # the directory is free again
+    try:
+        assert redis.Redis.from_url(second.url).ping()
+    finally:
+        second.stop()
+
+
+# A process that starts a server in the directory, writes a key, and is killed with SIGKILL.
+_KILLED_OWNER = """
+import os, signal, sys
+import redis
+from router.embedded_redis import EmbeddedRedis
+server = EmbeddedRedis(sys.argv[1])
+server.start()
+redis.Redis.from_url(server.url).set("ticket:1", "accepted before the kill")
+print(server.process.pid, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_server_left_by_a_killed_owner_is_shut_down_and_its_data_kept(tmp_path: Path) -> None:
+    killed = subprocess.run([sys.executable, "-c", _KILLED_OWNER, str(tmp_path)],
+                            check=False, capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -9, killed.stderr
+    leftover = int(killed.stdout.split()[0])
+    assert _alive(leftover)  # the server outlived its owner
+    server = EmbeddedRedis(tmp_path)
+    server.start()
+    try:
+        assert not _alive(leftover)
+        assert redis.Redis.from_url(server.url).get("ticket:1") == b"accepted before the kill"
+        owner = json.loads((tmp_path / OWNER_FILE).read_text())
+        assert owner == {"owner_pid": os.getpid(), "server_pid": server.process.pid,
+                         "port": server.port}
+    finally:
+        server.stop()
+    assert not (tmp_path / OWNER_FILE).exists()
