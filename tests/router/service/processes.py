@@ -77,18 +77,9 @@ class RouterProcess:
         Raises:
             AssertionError: the process exited or did not get ready in time (with its log).
         """
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = READY_LINE.search(self.stdout_path.read_text(errors="replace"))
-            if found:
-                self.port = int(found.group(2))
-                return self
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"router exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-        raise AssertionError(f"router not ready within {timeout} s:\n{self.log_tail()}")
+        found = self._wait_for(self.stdout_path, READY_LINE, timeout, "the ready line")
+        self.port = int(found.group(2))
+        return self
 
     def wait_for_log(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match[str]:
         """Wait for a line of its stderr log to match `pattern`; returns the match.
@@ -96,9 +87,14 @@ class RouterProcess:
         Raises:
             AssertionError: the process exited or logged no such line in time (with its log).
         """
+        return self._wait_for(self.stderr_path, re.compile(pattern), timeout, repr(pattern))
+
+    def _wait_for(
+        self, path: Path, pattern: re.Pattern[str], timeout: float, what: str
+    ) -> re.Match[str]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            found = re.search(pattern, self.stderr_path.read_text(errors="replace"))
+            found = pattern.search(path.read_text(errors="replace"))
             if found:
                 return found
             if self.process.poll() is not None:
@@ -106,7 +102,7 @@ class RouterProcess:
                     f"router exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
             time.sleep(0.05)
-        raise AssertionError(f"no log line {pattern!r} within {timeout} s:\n{self.log_tail()}")
+        raise AssertionError(f"no {what} within {timeout} s:\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of its stderr log, for failure messages."""
