@@ -8,9 +8,11 @@ a process crash) and is stopped when the owner stops it or exits.
 One server per directory: two servers appending to one AOF would corrupt it. The owner holds an
 exclusive lock on `owner.lock` in the directory while its server runs (the kernel releases it
 when the owner dies, kill -9 included) and records itself in `owner.json`. A second owner is
-refused with a message naming the first and its URL. A server whose owner was killed keeps
-running (it is in a session of its own, so that Ctrl-C reaches the owner first); the next owner
-of the directory shuts it down gracefully (its AOF flushed) before starting its own.
+refused with a message naming the first and its URL. The server runs in a session of its own
+(so that Ctrl-C reaches the owner first, which then stops it); a small watchdog process, the
+owner's child, sends it SIGTERM (a graceful shutdown, its AOF flushed) if the owner dies without
+stopping it, kill -9 included. Should both be killed, the next owner of the directory shuts the
+leftover server down the same way before starting its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
@@ -39,6 +42,26 @@ STARTUP_TIMEOUT_S = 15.0
 
 LEFTOVER_SHUTDOWN_TIMEOUT_S = 15.0
 """How long a server left by a killed owner gets to flush its AOF and exit."""
+
+WATCHDOG_PERIOD_S = 0.5
+"""How often the watchdog looks whether the owner is still its parent."""
+
+# The watchdog: argv owner pid, server pid. It ends with the server; if its parent is no longer
+# the owner (the owner died), it asks the server to shut down gracefully and ends.
+_WATCHDOG = f"""
+import os, signal, sys, time
+owner, server = int(sys.argv[1]), int(sys.argv[2])
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    time.sleep({WATCHDOG_PERIOD_S})
+    try:
+        os.kill(server, 0)
+    except ProcessLookupError:
+        break
+    if os.getppid() != owner:
+        os.kill(server, signal.SIGTERM)
+        break
+"""
 
 LOCK_FILE = "owner.lock"
 """Held (flock, exclusive) by the process whose server runs in the directory."""
@@ -87,6 +110,7 @@ class EmbeddedRedis:
         self.port = port or free_port()
         self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
         self._lock: IO[bytes] | None = None
 
     @property
@@ -126,6 +150,10 @@ class EmbeddedRedis:
         ]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.process.pid)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
         )
         self._wait_until_ready()
 
@@ -227,6 +255,10 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Stop the server gracefully (it flushes its AOF), killing it if it hangs."""
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:

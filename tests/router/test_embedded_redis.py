@@ -1,5 +1,6 @@
 """The embedded Redis keeps its data across a restart (AOF), refuses a busy port, runs one server
-per directory, and shuts down the server a killed owner left running before it starts its own."""
+per directory, ends (data kept) when its owner is killed with SIGKILL, and a leftover server is
+shut down by the next owner before it starts its own."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,7 +67,8 @@ def test_a_second_server_in_one_directory_is_refused_naming_the_first(tmp_path: 
         second.stop()
 
 
-# A process that starts a server in the directory, writes a key, and is killed with SIGKILL.
+# A process that starts a server in the directory, writes a key and is killed with SIGKILL;
+# with argv[2] "watchdog-too", its watchdog is killed first (as if both were).
 _KILLED_OWNER = """
 import os, signal, sys
 import redis
@@ -73,25 +76,53 @@ from router.embedded_redis import EmbeddedRedis
 server = EmbeddedRedis(sys.argv[1])
 server.start()
 redis.Redis.from_url(server.url).set("ticket:1", "accepted before the kill")
+if sys.argv[2] == "watchdog-too":
+    server._watchdog.kill()
+    server._watchdog.wait()
 print(server.process.pid, flush=True)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_a_server_left_by_a_killed_owner_is_shut_down_and_its_data_kept(tmp_path: Path) -> None:
-    killed = subprocess.run([sys.executable, "-c", _KILLED_OWNER, str(tmp_path)],
-                            check=False, capture_output=True, text=True, timeout=60)
+def _killed_owner(directory: Path, watchdog_too: bool) -> int:
+    """Run `_KILLED_OWNER`; returns the pid of the server it started."""
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_OWNER, str(directory),
+         "watchdog-too" if watchdog_too else "-"],
+        check=False, capture_output=True, text=True, timeout=60,
+    )
     assert killed.returncode == -9, killed.stderr
-    leftover = int(killed.stdout.split()[0])
-    assert _alive(leftover)  # the server outlived its owner
-    server = EmbeddedRedis(tmp_path)
+    return int(killed.stdout.split()[0])
+
+
+def _restarted_keeps_the_key(directory: Path) -> None:
+    server = EmbeddedRedis(directory)
     server.start()
     try:
-        assert not _alive(leftover)
         assert redis.Redis.from_url(server.url).get("ticket:1") == b"accepted before the kill"
-        owner = json.loads((tmp_path / OWNER_FILE).read_text())
+        owner = json.loads((directory / OWNER_FILE).read_text())
         assert owner == {"owner_pid": os.getpid(), "server_pid": server.process.pid,
                          "port": server.port}
     finally:
         server.stop()
-    assert not (tmp_path / OWNER_FILE).exists()
+    assert not (directory / OWNER_FILE).exists()
+
+
+def test_the_server_of_an_owner_killed_with_sigkill_shuts_down_with_its_data(
+    tmp_path: Path,
+) -> None:
+    leftover = _killed_owner(tmp_path, watchdog_too=False)
+    deadline = time.monotonic() + 30
+    while _alive(leftover):  # the watchdog sees its parent gone and stops the server
+        assert time.monotonic() < deadline, "the server outlived its owner"
+        time.sleep(0.05)
+    _restarted_keeps_the_key(tmp_path)
+
+
+def test_a_server_left_by_a_killed_owner_and_watchdog_is_shut_down_by_the_next_owner(
+    tmp_path: Path,
+) -> None:
+    leftover = _killed_owner(tmp_path, watchdog_too=True)
+    assert _alive(leftover)  # nothing stopped it
+    _restarted_keeps_the_key(tmp_path)
+    assert not _alive(leftover)
