@@ -46,21 +46,19 @@ LEFTOVER_SHUTDOWN_TIMEOUT_S = 15.0
 WATCHDOG_PERIOD_S = 0.5
 """How often the watchdog looks whether the owner is still its parent."""
 
-# The watchdog: argv owner pid, server pid. It ends with the server; if its parent is no longer
-# the owner (the owner died), it asks the server to shut down gracefully and ends.
+# The watchdog: argv owner pid, server pid. It ends with the server (a zombie counts as ended:
+# its pid may be reused once reaped); if its parent is no longer the owner (the owner died), it
+# asks the server to shut down gracefully and ends.
 _WATCHDOG = f"""
 import os, signal, sys, time
+from router.embedded_redis import _alive
 owner, server = int(sys.argv[1]), int(sys.argv[2])
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-while True:
-    time.sleep({WATCHDOG_PERIOD_S})
-    try:
-        os.kill(server, 0)
-    except ProcessLookupError:
-        break
+while _alive(server):
     if os.getppid() != owner:
         os.kill(server, signal.SIGTERM)
         break
+    time.sleep({WATCHDOG_PERIOD_S})
 """
 
 LOCK_FILE = "owner.lock"
@@ -151,11 +149,18 @@ class EmbeddedRedis:
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
+        self._stop_watchdog()  # a restart's: its server has gone
         self._watchdog = subprocess.Popen(
             [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.process.pid)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True,
         )
         self._wait_until_ready()
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.kill()
+            self._watchdog.wait()
+            self._watchdog = None
 
     def _claim_directory(self) -> None:
         lock = (self.directory / LOCK_FILE).open("wb")
@@ -255,10 +260,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Stop the server gracefully (it flushes its AOF), killing it if it hangs."""
-        if self._watchdog is not None:
-            self._watchdog.kill()
-            self._watchdog.wait()
-            self._watchdog = None
+        self._stop_watchdog()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
