@@ -51,10 +51,10 @@ WATCHDOG_PERIOD_S = 0.5
 # asks the server to shut down gracefully and ends.
 _WATCHDOG = f"""
 import os, signal, sys, time
-from router.embedded_redis import _alive
+from router.embedded_redis import process_alive
 owner, server = int(sys.argv[1]), int(sys.argv[2])
 signal.signal(signal.SIGINT, signal.SIG_IGN)
-while _alive(server):
+while process_alive(server):
     if os.getppid() != owner:
         os.kill(server, signal.SIGTERM)
         break
@@ -223,7 +223,7 @@ class EmbeddedRedis:
         finally:
             client.close()
         deadline = time.monotonic() + LEFTOVER_SHUTDOWN_TIMEOUT_S
-        while _alive(pid):
+        while process_alive(pid):
             if time.monotonic() > deadline:
                 raise Unavailable(
                     f"the embedded Redis a killed router left running (pid {pid}) did not stop "
@@ -285,7 +285,7 @@ class EmbeddedRedis:
         self.stop()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """Whether a process with this pid runs (an exited one its parent has not reaped does not:
     an orphan's new parent may never reap it)."""
     try:

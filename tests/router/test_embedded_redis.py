@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from router.embedded_redis import OWNER_FILE, EmbeddedRedis, _alive
+from router.embedded_redis import OWNER_FILE, EmbeddedRedis, process_alive
 from router.errors import FailedPrecondition, Unavailable
 
 
@@ -113,7 +113,7 @@ def test_the_server_of_an_owner_killed_with_sigkill_shuts_down_with_its_data(
 ) -> None:
     leftover = _killed_owner(tmp_path, watchdog_too=False)
     deadline = time.monotonic() + 30
-    while _alive(leftover):  # the watchdog sees its parent gone and stops the server
+    while process_alive(leftover):  # the watchdog sees its parent gone and stops the server
         assert time.monotonic() < deadline, "the server outlived its owner"
         time.sleep(0.05)
     _restarted_keeps_the_key(tmp_path)
@@ -123,6 +123,6 @@ def test_a_server_left_by_a_killed_owner_and_watchdog_is_shut_down_by_the_next_o
     tmp_path: Path,
 ) -> None:
     leftover = _killed_owner(tmp_path, watchdog_too=True)
-    assert _alive(leftover)  # nothing stopped it
+    assert process_alive(leftover)  # nothing stopped it
     _restarted_keeps_the_key(tmp_path)
-    assert not _alive(leftover)
+    assert not process_alive(leftover)
