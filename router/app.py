@@ -25,6 +25,7 @@ from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import NotFound, Unavailable
 from router.history.database import create_schema, open_database
+from router.history.queries import list_agents, past_submissions
 from router.history.writer_process import WriterProcess
 from router.history_recorder import HistoryRecorder
 from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
@@ -37,6 +38,7 @@ from router.scoring_adapter import ScoringAdapter, scoring_ticket
 from router.settings import Settings
 from router.sla.sweep import SlaSweep
 from router.tasks import cancel_and_wait
+from router.what_if import WhatIf, available_agents, past_ticket, simulate
 
 logger = logging.getLogger(__name__)
 
@@ -406,6 +408,28 @@ class RouterApp:
         stored = await self.rules.publish(text, fmt, author)
         await self.recorder.rule_version(stored)
         return stored
+
+    async def simulate_rules(
+        self, text: str, fmt: str, *, since: datetime | None, until: datetime | None,
+        limit: int, max_examples: int,
+    ) -> WhatIf:
+        """What-if: the latest `limit` tickets of the history submitted in [since, until),
+        routed by a draft rule set, against where they went (`router.what_if`). Publishes
+        nothing; the replay runs in a worker thread (it scores every ticket's SLA risk).
+
+        Raises:
+            InvalidConfig: the draft has problems (each with its line).
+            Unavailable: the history database is unreachable.
+        """
+        draft = self.rules.store.validate(text, fmt)
+        rows = await asyncio.to_thread(
+            past_submissions, self.engine, since=since, until=until, limit=limit
+        )
+        agents = available_agents(await asyncio.to_thread(list_agents, self.engine))
+        tickets = [past_ticket(row, projection) for row, projection in rows]
+        return await asyncio.to_thread(
+            simulate, tickets, draft, self.scoring.scorer, agents, max_examples=max_examples
+        )
 
     async def explain(
         self, ticket: pb.Ticket, rule_version: int | None

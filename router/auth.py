@@ -181,5 +181,5 @@ allow(_TICKETS, ["RecordFirstResponse", "ResolveTicket"], Role.SUBMITTER, Role.A
 allow(_AGENTS, ["UpsertAgent"], Role.LEAD)
 allow(_AGENTS, ["SetAgentStatus", "StreamOffers", "AcceptOffer", "RejectOffer"], Role.AGENT)
 allow(_QUEUES, ["ListQueues", "GetQueueStats"], *_ALL)
-allow(_RULES, ["GetRules", "ValidateRules", "ExplainRouting"], Role.LEAD)
+allow(_RULES, ["GetRules", "ValidateRules", "ExplainRouting", "SimulateRules"], Role.LEAD)
 allow(_RULES, ["PublishRules"], Role.LEAD)

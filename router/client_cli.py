@@ -176,6 +176,89 @@ def rules_explain(
                  rules_pb.ExplainRoutingRequest(ticket_id=ticket_id)))
 
 
+@rules_app.command("what-if")
+def rules_what_if(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Draft YAML/TOML.")],
+    since: Annotated[
+        str | None, typer.Option(help="First submission time replayed (ISO 8601; UTC if bare).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="First submission time not replayed.")] = None,
+    limit: Annotated[int, typer.Option(help="Latest N tickets of the window (0: 10,000).")] = 0,
+    examples: Annotated[int, typer.Option(help="Changed tickets listed (0: 10).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
+    target: TargetOption = DEFAULT_TARGET,
+    api_key: KeyOption = None,
+) -> None:
+    """Replay past tickets through a draft rules file, without publishing it: queue volumes,
+    agent load and predicted SLA breaches, before against after."""
+    from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+    from router.errors import InvalidArgument
+    from router.report import parse_moment
+
+    text, fmt = _rules_request(path)
+    try:
+        first, end = parse_moment(since, "since"), parse_moment(until, "until")
+    except InvalidArgument as error:
+        raise typer.BadParameter(str(error)) from None
+    request = rules_pb.SimulateRulesRequest(
+        text=text, format=fmt, limit=limit, max_examples=examples,
+        since=convert_time(first), until=convert_time(end),
+    )
+    reply = _call(target, api_key, "RuleService", "SimulateRules", request)
+    if as_json:
+        _print(reply)
+        return
+    console.print(what_if_summary(reply))
+    console.print(what_if_table(reply))
+    for move in reply.moves[:10]:
+        console.print(f"  {move.tickets:>6} tickets  {move.from_queue} -> {move.to_queue}")
+    for hit in reply.rules:
+        console.print(f"  rule {hit.rule_id!r} (line {hit.line}) decides {hit.tickets} tickets")
+    for warning in reply.warnings:
+        console.print(f"[yellow]warning[/]: {warning}")
+
+
+def convert_time(moment: Any) -> Any:
+    """A Timestamp of an aware datetime, None for None."""
+    from router import convert
+
+    return None if moment is None else convert.timestamp(moment.timestamp())
+
+
+def what_if_summary(reply: Any) -> str:
+    """One paragraph: tickets replayed, changes, predicted breaches before and after."""
+    if not reply.tickets:
+        return "no tickets replayed"
+    window = (f"{reply.first_submitted_at.ToDatetime():%Y-%m-%d %H:%M} to "
+              f"{reply.last_submitted_at.ToDatetime():%Y-%m-%d %H:%M} UTC")
+    text = (f"{reply.tickets} tickets submitted {window}: {reply.queue_changed} to another "
+            f"queue, {reply.priority_changed} at another priority.")
+    if reply.risk_scored:
+        text += (f" Predicted SLA breaches {reply.predicted_breaches_before:.1f} -> "
+                 f"{reply.predicted_breaches_after:.1f}.")
+    return text
+
+
+def what_if_table(reply: Any) -> Table:
+    """Per queue: tickets, tickets per available agent and predicted breaches, before/after."""
+    view = Table(title="what-if: as routed -> with the draft")
+    for column in ("queue", "tickets", "change", "agents", "per agent", "predicted breaches"):
+        view.add_column(column, justify="left" if column == "queue" else "right")
+
+    def per_agent(tickets: int, agents: int) -> str:
+        return f"{tickets / agents:.1f}" if agents else "-"
+
+    for q in reply.queues:
+        view.add_row(
+            q.queue, f"{q.tickets_before} -> {q.tickets_after}",
+            f"{q.tickets_after - q.tickets_before:+d}", str(q.agents_available),
+            f"{per_agent(q.tickets_before, q.agents_available)} -> "
+            f"{per_agent(q.tickets_after, q.agents_available)}",
+            f"{q.predicted_breaches_before:.1f} -> {q.predicted_breaches_after:.1f}",
+        )
+    return view
+
+
 def queues(
     watch: Annotated[float, typer.Option(help="Refresh every N seconds (0: print once).")] = 0.0,
     target: TargetOption = DEFAULT_TARGET,

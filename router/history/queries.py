@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from router.errors import NotFound
 from router.history.database import sql_errors
 from router.history.models import (
+    Agent,
     HistoryEvent,
     ModelVersion,
     RuleVersion,
@@ -134,3 +135,42 @@ def _durations(p: TicketProjection) -> TicketDurations:
         transfers=p.transfers,
         escalations=p.escalations,
     )
+
+
+def past_submissions(
+    engine: Engine,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 10_000,
+) -> list[tuple[Ticket, TicketProjection | None]]:
+    """The latest `limit` tickets submitted in [since, until), oldest first, each with its
+    projection (None until the writer has folded its events).
+
+    Raises:
+        Unavailable: the database is unreachable.
+    """
+    query = (
+        select(Ticket, TicketProjection)
+        .join(TicketProjection, col(TicketProjection.ticket_id) == col(Ticket.id), isouter=True)
+        .where(col(Ticket.submitted_at).is_not(None))
+    )
+    if since is not None:
+        query = query.where(col(Ticket.submitted_at) >= since)
+    if until is not None:
+        query = query.where(col(Ticket.submitted_at) < until)
+    query = query.order_by(col(Ticket.submitted_at).desc(), col(Ticket.id).desc()).limit(limit)
+    with sql_errors(), Session(engine) as session:
+        rows = [(ticket, projection) for ticket, projection in session.exec(query)]
+    rows.reverse()
+    return rows
+
+
+def list_agents(engine: Engine) -> list[Agent]:
+    """Every agent the history knows, by id.
+
+    Raises:
+        Unavailable: the database is unreachable.
+    """
+    with sql_errors(), Session(engine) as session:
+        return list(session.exec(select(Agent).order_by(col(Agent.id))))

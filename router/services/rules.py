@@ -13,6 +13,7 @@ from router.app import RouterApp
 from router.errors import InvalidArgument
 from router.interceptors import current_principal
 from router.validation import check_ticket
+from router.what_if import DEFAULT_EXAMPLES, DEFAULT_LIMIT, MAX_EXAMPLES, MAX_LIMIT, WhatIf
 
 FORMATS = {rules_pb.RULE_FORMAT_YAML: "yaml", rules_pb.RULE_FORMAT_TOML: "toml"}
 FORMAT_VALUES = {name: value for value, name in FORMATS.items()}
@@ -98,3 +99,66 @@ class RuleService(rules_grpc.RuleServiceServicer):
         else:
             raise InvalidArgument("give a ticket_id or a ticket", field="subject")
         return await self.app.explain(ticket, request.rule_version or None)
+
+    async def SimulateRules(
+        self, request: rules_pb.SimulateRulesRequest, context: grpc.aio.ServicerContext
+    ) -> rules_pb.SimulateRulesResponse:
+        since = convert.aware(request.since) if request.HasField("since") else None
+        until = convert.aware(request.until) if request.HasField("until") else None
+        if since is not None and until is not None and since >= until:
+            raise InvalidArgument("`since` must be before `until`", field="since")
+        limit = _bounded(request.limit, DEFAULT_LIMIT, MAX_LIMIT, "limit")
+        examples = _bounded(request.max_examples, DEFAULT_EXAMPLES, MAX_EXAMPLES, "max_examples")
+        fmt = _format(request.format, request.text)
+        result = await self.app.simulate_rules(
+            request.text, fmt, since=since, until=until, limit=limit, max_examples=examples
+        )
+        return _what_if_response(result)
+
+
+def _bounded(value: int, default: int, most: int, name: str) -> int:
+    """A count from a request: 0 means the default; 1..most, else INVALID_ARGUMENT."""
+    if value == 0:
+        return default
+    if not 1 <= value <= most:
+        raise InvalidArgument(f"give {name} between 1 and {most:,}, or 0 for {default:,}",
+                              field=name)
+    return value
+
+
+def _what_if_response(result: WhatIf) -> rules_pb.SimulateRulesResponse:
+    return rules_pb.SimulateRulesResponse(
+        tickets=result.tickets,
+        first_submitted_at=convert.timestamp(result.first_submitted_at),
+        last_submitted_at=convert.timestamp(result.last_submitted_at),
+        queue_changed=result.queue_changed,
+        priority_changed=result.priority_changed,
+        predicted_breaches_before=result.predicted_breaches_before,
+        predicted_breaches_after=result.predicted_breaches_after,
+        risk_scored=result.risk_scored,
+        queues=[
+            rules_pb.QueueImpact(
+                queue=q.queue, tickets_before=q.tickets_before, tickets_after=q.tickets_after,
+                agents_available=q.agents_available,
+                predicted_breaches_before=q.predicted_breaches_before,
+                predicted_breaches_after=q.predicted_breaches_after,
+            )
+            for q in result.queues
+        ],
+        moves=[rules_pb.RouteChange(from_queue=a, to_queue=b, tickets=n)
+               for a, b, n in result.moves],
+        rules=[rules_pb.RuleHits(rule_id=rule, line=line or 0, tickets=n)
+               for rule, line, n in result.rule_hits],
+        changed=[
+            rules_pb.SimulatedTicket(
+                ticket_id=c.ticket_id, queue_before=c.queue_before, queue_after=c.queue_after,
+                priority_before=convert.priority_value(c.priority_before),
+                priority_after=convert.priority_value(c.priority_after),
+                rule_id=c.decision.rule_id or "",
+                reason_after=convert.REASON_VALUES[c.decision.reason],
+            )
+            for c in result.changed
+        ],
+        warnings=result.warnings,
+        reasons=result.reasons,
+    )

@@ -56,6 +56,11 @@ def get_rules(_: str) -> tuple[str, str, object]:
     return "RuleService", "GetRules", rules_pb.GetRulesRequest()
 
 
+def simulate_rules(_: str) -> tuple[str, str, object]:
+    return "RuleService", "SimulateRules", rules_pb.SimulateRulesRequest(
+        text="default_queue: triage\n")
+
+
 def upsert_agent(_: str) -> tuple[str, str, object]:
     return "AgentService", "UpsertAgent", agents_pb.UpsertAgentRequest(
         agent=make_agent("carol", ["billing"], {"email": 1}))
@@ -67,6 +72,7 @@ MATRIX = {
     set_own_status: (DENIED,    OK,       DENIED,   OK,    UNAUTHENTICATED, UNAUTHENTICATED),
     list_queues:    (OK,        OK,       OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
     get_rules:      (DENIED,    DENIED,   OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
+    simulate_rules: (DENIED,    DENIED,   OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
     upsert_agent:   (DENIED,    DENIED,   OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
 }
 """RPC -> the status each caller (in `CALLERS` order) gets."""

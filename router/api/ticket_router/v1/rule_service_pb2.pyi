@@ -143,3 +143,112 @@ class ExplainRoutingResponse(_message.Message):
     decision: _ticket_pb2.RoutingDecision
     candidates: _containers.RepeatedCompositeFieldContainer[CandidateAgent]
     def __init__(self, rules: _Optional[_Iterable[_Union[RuleCheck, _Mapping]]] = ..., matched_rule_id: _Optional[str] = ..., scores: _Optional[_Union[_ticket_pb2.Scores, _Mapping]] = ..., decision: _Optional[_Union[_ticket_pb2.RoutingDecision, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[CandidateAgent, _Mapping]]] = ...) -> None: ...
+
+class SimulateRulesRequest(_message.Message):
+    __slots__ = ("text", "format", "since", "until", "limit", "max_examples")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    MAX_EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    format: RuleFormat
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    limit: int
+    max_examples: int
+    def __init__(self, text: _Optional[str] = ..., format: _Optional[_Union[RuleFormat, str]] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., limit: _Optional[int] = ..., max_examples: _Optional[int] = ...) -> None: ...
+
+class QueueImpact(_message.Message):
+    __slots__ = ("queue", "tickets_before", "tickets_after", "agents_available", "predicted_breaches_before", "predicted_breaches_after")
+    QUEUE_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_AFTER_FIELD_NUMBER: _ClassVar[int]
+    AGENTS_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_BREACHES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_BREACHES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    queue: str
+    tickets_before: int
+    tickets_after: int
+    agents_available: int
+    predicted_breaches_before: float
+    predicted_breaches_after: float
+    def __init__(self, queue: _Optional[str] = ..., tickets_before: _Optional[int] = ..., tickets_after: _Optional[int] = ..., agents_available: _Optional[int] = ..., predicted_breaches_before: _Optional[float] = ..., predicted_breaches_after: _Optional[float] = ...) -> None: ...
+
+class RouteChange(_message.Message):
+    __slots__ = ("from_queue", "to_queue", "tickets")
+    FROM_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    TO_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    from_queue: str
+    to_queue: str
+    tickets: int
+    def __init__(self, from_queue: _Optional[str] = ..., to_queue: _Optional[str] = ..., tickets: _Optional[int] = ...) -> None: ...
+
+class RuleHits(_message.Message):
+    __slots__ = ("rule_id", "line", "tickets")
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    rule_id: str
+    line: int
+    tickets: int
+    def __init__(self, rule_id: _Optional[str] = ..., line: _Optional[int] = ..., tickets: _Optional[int] = ...) -> None: ...
+
+class SimulatedTicket(_message.Message):
+    __slots__ = ("ticket_id", "queue_before", "queue_after", "priority_before", "priority_after", "rule_id", "reason_after")
+    TICKET_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_AFTER_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_AFTER_FIELD_NUMBER: _ClassVar[int]
+    ticket_id: str
+    queue_before: str
+    queue_after: str
+    priority_before: _ticket_pb2.Priority
+    priority_after: _ticket_pb2.Priority
+    rule_id: str
+    reason_after: _ticket_pb2.RoutingReason
+    def __init__(self, ticket_id: _Optional[str] = ..., queue_before: _Optional[str] = ..., queue_after: _Optional[str] = ..., priority_before: _Optional[_Union[_ticket_pb2.Priority, str]] = ..., priority_after: _Optional[_Union[_ticket_pb2.Priority, str]] = ..., rule_id: _Optional[str] = ..., reason_after: _Optional[_Union[_ticket_pb2.RoutingReason, str]] = ...) -> None: ...
+
+class SimulateRulesResponse(_message.Message):
+    __slots__ = ("tickets", "first_submitted_at", "last_submitted_at", "queue_changed", "priority_changed", "predicted_breaches_before", "predicted_breaches_after", "risk_scored", "queues", "moves", "rules", "changed", "warnings", "reasons")
+    class ReasonsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    TICKETS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_BREACHES_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_BREACHES_AFTER_FIELD_NUMBER: _ClassVar[int]
+    RISK_SCORED_FIELD_NUMBER: _ClassVar[int]
+    QUEUES_FIELD_NUMBER: _ClassVar[int]
+    MOVES_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    tickets: int
+    first_submitted_at: _timestamp_pb2.Timestamp
+    last_submitted_at: _timestamp_pb2.Timestamp
+    queue_changed: int
+    priority_changed: int
+    predicted_breaches_before: float
+    predicted_breaches_after: float
+    risk_scored: bool
+    queues: _containers.RepeatedCompositeFieldContainer[QueueImpact]
+    moves: _containers.RepeatedCompositeFieldContainer[RouteChange]
+    rules: _containers.RepeatedCompositeFieldContainer[RuleHits]
+    changed: _containers.RepeatedCompositeFieldContainer[SimulatedTicket]
+    warnings: _containers.RepeatedScalarFieldContainer[str]
+    reasons: _containers.ScalarMap[str, int]
+    def __init__(self, tickets: _Optional[int] = ..., first_submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_changed: _Optional[int] = ..., priority_changed: _Optional[int] = ..., predicted_breaches_before: _Optional[float] = ..., predicted_breaches_after: _Optional[float] = ..., risk_scored: _Optional[bool] = ..., queues: _Optional[_Iterable[_Union[QueueImpact, _Mapping]]] = ..., moves: _Optional[_Iterable[_Union[RouteChange, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[RuleHits, _Mapping]]] = ..., changed: _Optional[_Iterable[_Union[SimulatedTicket, _Mapping]]] = ..., warnings: _Optional[_Iterable[str]] = ..., reasons: _Optional[_Mapping[str, int]] = ...) -> None: ...

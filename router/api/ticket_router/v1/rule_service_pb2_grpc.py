@@ -58,6 +58,11 @@ class RuleServiceStub:
                 request_serializer=ticket__router_dot_v1_dot_rule__service__pb2.ExplainRoutingRequest.SerializeToString,
                 response_deserializer=ticket__router_dot_v1_dot_rule__service__pb2.ExplainRoutingResponse.FromString,
                 _registered_method=True)
+        self.SimulateRules = channel.unary_unary(
+                '/ticket_router.v1.RuleService/SimulateRules',
+                request_serializer=ticket__router_dot_v1_dot_rule__service__pb2.SimulateRulesRequest.SerializeToString,
+                response_deserializer=ticket__router_dot_v1_dot_rule__service__pb2.SimulateRulesResponse.FromString,
+                _registered_method=True)
 
 
 class RuleServiceServicer:
@@ -113,6 +118,23 @@ class RuleServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SimulateRules(self, request, context):
+        """What-if: replays past tickets from the history through a draft rule set, without
+        publishing it, and compares where each would go with where it went. Per queue: tickets
+        before and after, the agents available to serve it, and the predicted SLA breaches (the
+        sum of the tickets' SLA risks, each scored by the router's model in the queue it joins,
+        at the priority it joins with, in that queue's state when it arrived, replayed from the
+        history with every ticket waiting as long as it really waited). The tickets keep the
+        scores the model gave them at submission, so only the rules differ. Changes nothing.
+
+        Role: lead or admin.
+        Errors: INVALID_ARGUMENT (the draft has problems, named as by PublishRules; `since` not
+        before `until`; `limit` or `max_examples` out of range), UNAVAILABLE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RuleServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +157,11 @@ def add_RuleServiceServicer_to_server(servicer, server):
                     servicer.ExplainRouting,
                     request_deserializer=ticket__router_dot_v1_dot_rule__service__pb2.ExplainRoutingRequest.FromString,
                     response_serializer=ticket__router_dot_v1_dot_rule__service__pb2.ExplainRoutingResponse.SerializeToString,
+            ),
+            'SimulateRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulateRules,
+                    request_deserializer=ticket__router_dot_v1_dot_rule__service__pb2.SimulateRulesRequest.FromString,
+                    response_serializer=ticket__router_dot_v1_dot_rule__service__pb2.SimulateRulesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -249,6 +276,33 @@ class RuleService:
             '/ticket_router.v1.RuleService/ExplainRouting',
             ticket__router_dot_v1_dot_rule__service__pb2.ExplainRoutingRequest.SerializeToString,
             ticket__router_dot_v1_dot_rule__service__pb2.ExplainRoutingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulateRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ticket_router.v1.RuleService/SimulateRules',
+            ticket__router_dot_v1_dot_rule__service__pb2.SimulateRulesRequest.SerializeToString,
+            ticket__router_dot_v1_dot_rule__service__pb2.SimulateRulesResponse.FromString,
             options,
             channel_credentials,
             insecure,
