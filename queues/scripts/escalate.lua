@@ -17,7 +17,7 @@
 -- Derived keys: waiting/arrivals/at_risk of both queues, the previous agent's index keys.
 -- Reply: {"ok": {"won": bool, "ticket": record}}: won is false when the level had fired
 -- already (nothing changes); errors not_found (ticket, queue), failed_precondition
--- (completed or cancelled).
+-- (completed, cancelled or answered).
 local ticket_id, level, steps = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local raise_to, target = tonumber(ARGV[6]), ARGV[7]
 local t = load_ticket(ticket_id)
@@ -27,6 +27,12 @@ if t.escalated[level] then return ok({won = false, ticket = t}) end
 if t.status == 'completed' or t.status == 'cancelled' then
   return fail('failed_precondition', 'ticket ' .. ticket_id .. ' is ' .. t.status ..
               ' and cannot be escalated', 'ticket_id')
+end
+-- an answered ticket has left the SLA checks (claim_sla_checks): a sweep that decided on it
+-- before the answer must not take it from the agent who answered
+if t.first_response_ms then
+  return fail('failed_precondition', 'ticket ' .. ticket_id .. ' has been answered and is no ' ..
+              'longer escalated', 'ticket_id')
 end
 if target ~= '' and not queue_config(target) then
   return fail('not_found', 'escalation queue ' .. target .. ' does not exist; create it',

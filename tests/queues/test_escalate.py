@@ -121,6 +121,27 @@ def test_refusals_claim_nothing(store: QueueStore) -> None:
         store.escalate("t1", "move")
 
 
+def test_an_answered_ticket_is_not_escalated_by_a_sweep_that_decided_before(
+    store: QueueStore,
+) -> None:
+    store.upsert_agent("ann", ["support"], {}, {"email": 1})
+    store.enqueue("t1", "support", 2, "email")
+    claimed = store.claim_sla_checks(10, 30.0)  # the sweep's snapshot: unanswered
+    assert [c.ticket.ticket_id for c in claimed.checks] == ["t1"]
+    store.assign("support")
+    store.accept("t1", "ann")
+    store.record_first_response("t1", "ann")
+
+    with pytest.raises(FailedPrecondition, match="answered"):
+        store.escalate("t1", "breach", raise_by=1, to_queue="escalations")
+
+    ticket = store.get_ticket("t1")
+    assert ticket is not None
+    assert (ticket.status, ticket.agent_id, ticket.queue, ticket.priority) == (
+        TicketStatus.ASSIGNED, "ann", "support", 2)
+    assert ticket.escalations == {}
+
+
 def test_concurrent_escalations_of_one_level_have_one_winner(redis_url: str) -> None:
     QueueStore(redis.Redis.from_url(redis_url)).set_queue_policy("support")
     QueueStore(redis.Redis.from_url(redis_url)).enqueue("t1", "support", 4, "email")
