@@ -105,12 +105,20 @@ def _priority(priority: int) -> int:
     return priority
 
 
+MAX_EPOCH_S = 9_999_999_999
+"""Latest time the queues take (2286-11-20): the scripts write times as 13-digit milliseconds
+(the waiting order compares them as text)."""
+MAX_DURATION_S = 100 * 365 * 86_400
+"""Longest duration (100 years): now plus this stays within MAX_EPOCH_S."""
+
+
 def _ms(seconds: float | None, field: str) -> str:
     if seconds is None:
         return ""
-    if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
-        raise InvalidArgument(f"must be a time in seconds since the epoch, got {seconds!r}",
-                              field=field)
+    if (not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0
+            or seconds > MAX_EPOCH_S):
+        raise InvalidArgument(f"must be a time in seconds since the epoch from 0 to "
+                              f"{MAX_EPOCH_S} (2286-11-20), got {seconds!r}", field=field)
     return str(round(seconds * 1000))
 
 
@@ -119,6 +127,9 @@ def _duration_ms(seconds: float, field: str, *, allow_zero: bool = False) -> int
     if not valid or seconds < 0 or (seconds == 0 and not allow_zero):
         raise InvalidArgument(f"must be a positive number of seconds, got {seconds!r}",
                               field=field)
+    if seconds > MAX_DURATION_S:
+        raise InvalidArgument(f"must be at most {MAX_DURATION_S} seconds (100 years), got "
+                              f"{seconds!r}", field=field)
     return max(1, round(seconds * 1000)) if seconds else 0
 
 
@@ -489,8 +500,10 @@ class Operations:
         queues: Sequence[str],
         skills: Mapping[str, int] | None,
         capacity: Mapping[str, int],
-        status: AgentStatus | str = AgentStatus.AVAILABLE,
+        status: AgentStatus | str | None = AgentStatus.AVAILABLE,
     ) -> Call[AgentUpdate]:
+        """`status` None keeps the stored one (a new agent starts available), in the same
+        script: a status read beforehand could undo a SetAgentStatus made in between."""
         _identifier(agent_id, "agent_id")
         if isinstance(queues, str):
             raise InvalidArgument("must be a list of queue names, not one string", field="queues")
@@ -511,7 +524,7 @@ class Operations:
             json.dumps(names),
             json.dumps(_levels(skills, "skills")),
             json.dumps(channels),
-            _enum(AgentStatus, status, "status"),
+            "" if status is None else _enum(AgentStatus, status, "status"),
         )
 
     def set_agent_status(self, agent_id: str, status: AgentStatus | str) -> Call[AgentUpdate]:

@@ -279,12 +279,16 @@ class QueueStore:
         queues: Sequence[str],
         skills: Mapping[str, int] | None,
         capacity: Mapping[str, int],
-        status: AgentStatus | str = AgentStatus.AVAILABLE,
+        status: AgentStatus | str | None = AgentStatus.AVAILABLE,
     ) -> AgentUpdate:
-        """Create an agent or replace its queues, skills, capacity and status.
+        """Create an agent or replace its queues, skills, capacity and status (None: keep the
+        stored status; a new agent starts available).
 
-        Its load, offers and assignments are kept. A capacity below the current load only
-        stops new offers until the load falls. Away/offline hands its offers back.
+        Its load and assignments are kept. Away/offline hands its offers back, and so does a
+        profile the offers no longer fit (`AgentUpdate.handed_back`): offers from a queue it
+        left or needing a skill level it lacks, and, where the capacity on a channel falls
+        below the load, the newest offers on that channel until the load fits. Accepted
+        tickets stay: a capacity below them stops new offers until the load falls.
 
         Raises:
             InvalidArgument: a bad name, level, capacity or status. NotFound: unknown queue.
@@ -531,7 +535,7 @@ class AsyncQueueStore:
         queues: Sequence[str],
         skills: Mapping[str, int] | None,
         capacity: Mapping[str, int],
-        status: AgentStatus | str = AgentStatus.AVAILABLE,
+        status: AgentStatus | str | None = AgentStatus.AVAILABLE,
     ) -> AgentUpdate:
         return await self._run(
             self.ops.upsert_agent(agent_id, queues, skills, capacity, status))

@@ -85,7 +85,7 @@ local NO_DEADLINE = 9999999999999
 
 local function waiting_member(t)
   return string.format('%02d|%d|%013d|%013d|%s', t.priority, t.front and 0 or 1,
-                       t.deadline_ms or NO_DEADLINE, t.enqueued_ms, t.id)
+                       math.min(t.deadline_ms or NO_DEADLINE, NO_DEADLINE), t.enqueued_ms, t.id)
 end
 
 local function ticket_id_of(member)
@@ -343,6 +343,37 @@ local function hand_back_offers(a, reason)
     if t and t.status == 'offered' and t.agent == a.id then
       handed_back[#handed_back + 1] = hand_back(t, a, 'offer_revoked', 0, reason)
     end
+  end
+  return handed_back
+end
+
+-- Hand back the open offers an agent's new profile no longer allows: from a queue it has
+-- left, needing a skill level it lacks, or beyond its capacity on the channel (the newest
+-- offers first, until the load fits). Accepted tickets stay with it.
+local function hand_back_misfits(a)
+  local serves = {}
+  for _, queue in ipairs(a.queues) do serves[queue] = true end
+  local offers = {}
+  for _, ticket_id in ipairs(held_ticket_ids(a.id)) do
+    local t = load_ticket(ticket_id)
+    if t and t.status == 'offered' and t.agent == a.id then offers[#offers + 1] = t end
+  end
+  table.sort(offers, function(x, y)
+    if x.offered_ms ~= y.offered_ms then return x.offered_ms > y.offered_ms end
+    return x.id > y.id
+  end)
+  local handed_back = {}
+  for _, t in ipairs(offers) do
+    local reason = nil
+    local skill = agent_missing_skill(a, t)
+    if not serves[t.queue] then
+      reason = 'agent no longer serves queue ' .. t.queue
+    elseif skill then
+      reason = 'agent no longer has skill ' .. skill .. ' at level ' .. t.skills[skill]
+    elseif (a.load[t.channel] or 0) > (a.capacity[t.channel] or 0) then
+      reason = 'agent capacity on ' .. t.channel .. ' lowered'
+    end
+    if reason then handed_back[#handed_back + 1] = hand_back(t, a, 'offer_revoked', 0, reason) end
   end
   return handed_back
 end

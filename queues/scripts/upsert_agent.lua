@@ -1,11 +1,12 @@
--- upsert_agent: create an agent or replace its queues, skills, capacity and status. Its load,
--- offers and assignments are kept; going away/offline hands its offers back at once.
+-- upsert_agent: create an agent or replace its queues, skills, capacity and status. Its load
+-- and assignments are kept; going away/offline hands its offers back at once, and so does a
+-- profile that no longer fits an offer (queue left, skill lost, capacity below the load).
 -- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] agent id
 -- ARGV[4] queues, JSON array
 -- ARGV[5] skills, JSON object skill -> level
 -- ARGV[6] capacity, JSON object channel -> number of tickets at once
--- ARGV[7] status: available | away | offline
+-- ARGV[7] status: available | away | offline, or "" to keep it (a new agent: available)
 -- Derived keys: members/free/skilled of the old and new queues, waiting/arrivals of the queues
 -- of handed-back offers.
 -- Reply: {"ok": {"agent": record, "handed_back": [offer], "created": bool}};
@@ -30,14 +31,18 @@ local previous_status = a.status
 a.queues = queues
 a.skills = cjson.decode(ARGV[5])
 a.capacity = cjson.decode(ARGV[6])
-a.status = ARGV[7]
+a.status = ARGV[7] ~= '' and ARGV[7] or previous_status or 'available'
 if a.status ~= previous_status then
   a.status_since_ms = NOW
   if a.status == 'available' and total_load(a) == 0 then a.idle_since_ms = NOW end
 end
 
 local handed_back = {}
-if a.status ~= 'available' then handed_back = hand_back_offers(a, 'agent ' .. a.status) end
+if a.status ~= 'available' then
+  handed_back = hand_back_offers(a, 'agent ' .. a.status)
+else
+  handed_back = hand_back_misfits(a)
+end
 save_agent(a)
 index_agent(a)
 emit('agent_updated', nil, nil, agent_id, {queues = a.queues, skills = a.skills,

@@ -32,13 +32,13 @@ class AgentService(agents_grpc.AgentServiceServicer):
     ) -> agents_pb.UpsertAgentResponse:
         check_agent(request.agent)
         agent = request.agent
-        # `status` is output only: a profile update keeps an away or offline agent so (a new
-        # agent starts available); SetAgentStatus changes it.
-        existing = await self.app.queues.get_agent(agent.id)
-        status = existing.status if existing is not None else AgentStatus.AVAILABLE
+        # `status` is output only: a profile update keeps the stored status (a new agent
+        # starts available); SetAgentStatus changes it.
         update = await self.app.queues.upsert_agent(
-            agent.id, list(agent.queues), dict(agent.skills), dict(agent.capacity), status
+            agent.id, list(agent.queues), dict(agent.skills), dict(agent.capacity), None
         )
+        for offer in update.handed_back:  # offers the new profile does not fit: offer again
+            await self.app.assign_queue(offer.queue, limit=1)
         if update.agent.status is AgentStatus.AVAILABLE:
             await self.app.assign_agent(agent.id)
         return agents_pb.UpsertAgentResponse(

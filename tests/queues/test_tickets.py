@@ -10,6 +10,7 @@ import pytest
 
 from queues import QueueStore, TicketStatus
 from queues.events import Event
+from queues.operations import MAX_DURATION_S, MAX_EPOCH_S
 from router.errors import FailedPrecondition, InvalidArgument, NotFound
 
 
@@ -71,6 +72,7 @@ def test_enqueue_refuses_an_unknown_queue(store: QueueStore) -> None:
         ({"data": {"x": object()}}, "data"),
         ({"data": {"x": "y" * 70_000}}, "data"),
         ({"deadline_ts": float("nan")}, "deadline_ts"),
+        ({"deadline_ts": 20_000_000_000.0}, "deadline_ts"),  # past 2286: 14-digit ms
     ],
 )
 def test_enqueue_refuses_malformed_input(
@@ -184,3 +186,18 @@ def test_purge_forgets_finished_tickets_so_ids_can_be_reused(store: QueueStore) 
     assert store.get_ticket("t1") is None
     assert store.get_ticket("t2") is not None
     assert store.enqueue("t1", "support", 2, "email").created
+
+
+def test_durations_and_times_are_bounded_where_the_scripts_store_them(store: QueueStore) -> None:
+    with pytest.raises(InvalidArgument, match="100 years") as error:
+        store.set_queue_policy("support", offer_timeout_s=1e300)
+    assert error.value.field == "offer_timeout_s"
+    with pytest.raises(InvalidArgument, match="100 years"):
+        store.set_queue_policy("support", cooloff_s=4e9)
+    store.set_queue_policy("support", offer_timeout_s=MAX_DURATION_S)
+    store.upsert_agent("ann", ["support"], {}, {"email": 2})
+    store.enqueue("latest", "support", 2, "email", deadline_ts=MAX_EPOCH_S)
+    store.enqueue("near", "support", 2, "email", deadline_ts=2_000_000_000.0)
+    assert store.assign("support").ticket_id == "near"  # type: ignore[union-attr]
+    assert store.assign("support").ticket_id == "latest"  # type: ignore[union-attr]
+    assert store.expire_due(10) == []  # a 100-year offer does not expire now

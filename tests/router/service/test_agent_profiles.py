@@ -51,3 +51,17 @@ async def test_a_new_agent_starts_available_whatever_the_request_says(
 ) -> None:
     created = await upsert(client, make_agent("bob", ["triage"], {"email": 1}, status="offline"))
     assert created.created and created.agent.status == agents_pb.AGENT_STATUS_AVAILABLE
+
+
+async def test_an_offer_the_new_profile_does_not_fit_goes_to_another_agent(
+    client: AsyncRouterClient,
+) -> None:
+    queue = (await client.submit_ticket(INVOICE)).decision.queue
+    await upsert(client, make_agent("alice", [queue], {"email": 1}))
+    assert await ticket_state(client) == (pb.TICKET_STATE_OFFERED, "alice")
+    await upsert(client, make_agent("bob", [queue], {"email": 1}))  # full house: no change
+
+    # A lead moves alice to another queue while the offer is open: it goes to bob at once.
+    await upsert(client, make_agent("alice", ["triage" if queue != "triage" else "billing"],
+                                    {"email": 1}))
+    assert await ticket_state(client) == (pb.TICKET_STATE_OFFERED, "bob")
