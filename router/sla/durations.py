@@ -10,6 +10,8 @@ from router.errors import InvalidArgument
 _UNIT_SECONDS = {"w": 604_800, "d": 86_400, "h": 3_600, "m": 60, "s": 1}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([wdhms])")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?[wdhms])+")
+MAX_DURATION = timedelta(days=3650)
+"""Longest duration taken (about 10 years): deadlines must stay times the queues can store."""
 
 
 def parse_duration(text: object) -> timedelta:
@@ -18,7 +20,7 @@ def parse_duration(text: object) -> timedelta:
     A bare number is refused: `4` could mean seconds, minutes or hours.
 
     Raises:
-        InvalidArgument: the text is not a duration with units.
+        InvalidArgument: the text is not a duration with units, or is over `MAX_DURATION`.
     """
     if isinstance(text, bool) or not isinstance(text, str | int | float):
         raise InvalidArgument(f"{text!r} is not a duration; write e.g. 30m, 4h or 1h30m")
@@ -31,6 +33,9 @@ def parse_duration(text: object) -> timedelta:
             "e.g. 30m, 4h or 1h30m"
         )
     seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in _PART.findall(compact))
+    if seconds > MAX_DURATION.total_seconds():
+        raise InvalidArgument(f"duration {text!r} is longer than 3650d (about 10 years); "
+                              "write a shorter one")
     return timedelta(seconds=seconds)
 
 

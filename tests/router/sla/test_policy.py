@@ -284,3 +284,12 @@ def test_parse_duration(text: str, expected: int) -> None:
 def test_parse_duration_refuses(text: object) -> None:
     with pytest.raises(InvalidArgument):
         parse_duration(text)
+
+
+def test_a_target_longer_than_ten_years_is_refused_with_its_line() -> None:
+    assert parse_duration("3650d") == timedelta(days=3650)
+    text = "sla_policy:\n  targets:\n    P1: {first_response: 100000w, resolution: 8h}\n"
+    with pytest.raises(InvalidConfig) as caught:
+        load_sla_policy(ConfigDocument.parse(text, "yaml"))
+    (problem,) = caught.value.problems
+    assert problem.line == 3 and "longer than 3650d" in problem.message
