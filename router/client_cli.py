@@ -123,9 +123,10 @@ def rules_get(
 
     reply = _call(target, api_key, "RuleService", "GetRules",
                   rules_pb.GetRulesRequest(version=version))
-    console.print(f"# version {reply.rules.version} (live: {reply.live_version}), "
-                  f"by {reply.rules.published_by}")
-    console.print(reply.rules.text, markup=False, highlight=False)
+    # verbatim (the console would wrap long lines), so the output can be edited and published
+    typer.echo(f"# version {reply.rules.version} (live: {reply.live_version}), "
+               f"by {reply.rules.published_by}")
+    typer.echo(reply.rules.text, nl=not reply.rules.text.endswith("\n"))
 
 
 @rules_app.command("validate")

@@ -54,3 +54,20 @@ async def test_submit_agents_queues_and_rules(router: Running, tmp_path: Path) -
 
     code, output = await invoke("agents", "status", "nobody", "away", "--target", target)
     assert code == 1 and "NOT_FOUND" in output
+
+
+async def test_rules_get_prints_the_text_verbatim_to_edit_and_publish(
+    router: Running, tmp_path: Path
+) -> None:
+    target = f"127.0.0.1:{router.port}"
+    text = ("# " + "a comment much longer than any terminal is wide, " * 4 + "\n"
+            "default_queue: triage\n")
+    path = tmp_path / "long.yaml"
+    path.write_text(text)
+    code, output = await invoke("rules", "publish", str(path), "--target", target)
+    assert code == 0, output
+
+    code, output = await invoke("rules", "get", "--target", target)
+    assert code == 0, output
+    header, printed = output.split("\n", 1)
+    assert header.startswith("# version ") and printed == text
