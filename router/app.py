@@ -399,10 +399,16 @@ class RouterApp:
                 return
             await self._offer_made(offer)
 
+    async def queue_names(self) -> set[str]:
+        """The queues that exist now."""
+        return {queue.name for queue in await self.queues.list_queues()}
+
     async def publish_rules(self, text: str, fmt: str, author: str) -> StoredRuleSet:
-        """Validate and publish a rule set; its queues are created before it goes live."""
-        candidate = self.rules.store.validate(text, fmt)  # refused whole before any change
-        existing = {queue.name for queue in await self.queues.list_queues()}
+        """Validate and publish a rule set; its new queues (declared under `queues:`; any
+        other queue it names must exist) are created before it goes live."""
+        existing = await self.queue_names()
+        # refused whole before any change
+        candidate = self.rules.store.validate(text, fmt, known_queues=existing)
         for name in sorted(candidate.queue_names() - existing):
             await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)
         stored = await self.rules.publish(text, fmt, author)
@@ -421,7 +427,7 @@ class RouterApp:
             InvalidConfig: the draft has problems (each with its line).
             Unavailable: the history database is unreachable.
         """
-        draft = self.rules.store.validate(text, fmt)
+        draft = self.rules.store.validate(text, fmt, known_queues=await self.queue_names())
         rows = await asyncio.to_thread(
             past_submissions, self.engine, since=since, until=until, limit=limit
         )

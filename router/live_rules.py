@@ -138,10 +138,13 @@ class LiveRules:
         await self.watcher.refresh()
         return stored
 
-    def problems(self, text: str, fmt: str) -> list[ConfigProblem]:
-        """Every problem of a draft rule set (empty when it is valid)."""
+    def problems(
+        self, text: str, fmt: str, known_queues: set[str] | None = None
+    ) -> list[ConfigProblem]:
+        """Every problem of a draft rule set (empty when it is valid); with `known_queues`,
+        a queue it names that is neither one of them nor declared under `queues:` is one."""
         try:
-            self.store.validate(text, fmt)
+            self.store.validate(text, fmt, known_queues=known_queues)
         except InvalidConfig as error:
             return list(error.problems)
         return []

@@ -125,8 +125,14 @@ class RuleStore:
         """Key of one stored version."""
         return f"{self._version_key_prefix}{version}"
 
-    def validate(self, text: str, fmt: str, *, version: int | None = None) -> RuleSet:
+    def validate(
+        self, text: str, fmt: str, *, version: int | None = None,
+        known_queues: Iterable[str] | None = None,
+    ) -> RuleSet:
         """Parse and check a rule-set text the way `publish` does, without storing it.
+
+        `known_queues` (else the store's own) are the queues that exist: any other queue the
+        text names must be declared in its `queues:` list.
 
         Returns:
             The compiled rule set.
@@ -140,7 +146,8 @@ class RuleStore:
         rule_set = None
         try:
             rule_set = RuleSet.from_document(
-                document, known_queues=self.known_queues, version=version
+                document, version=version,
+                known_queues=self.known_queues if known_queues is None else known_queues,
             )
         except InvalidConfig as error:
             problems.extend(error.problems)

@@ -259,6 +259,7 @@ _OPERATOR_ALIASES = {
 _COMBINATORS = ("all", "any", "not")
 _TOP_LEVEL_KEYS = (
     "description",
+    "queues",
     "default_queue",
     "default_priority",
     "category_queues",
@@ -414,8 +415,11 @@ class RuleSet:
         triage: TriagePolicy | None,
         document: ConfigDocument,
         version: int | None = None,
+        new_queues: Iterable[str] = (),
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
+        self.new_queues = frozenset(new_queues)
+        """Queues the file declares under `queues:` (created when it is published)."""
         self.default_queue = default_queue
         self.default_priority = default_priority
         self.category_queues: Mapping[str, str] = dict(category_queues)
@@ -491,7 +495,7 @@ class RuleSet:
         named.add(self.default_queue)
         if self.triage is not None:
             named.add(self.triage.queue)
-        return frozenset(named)
+        return frozenset(named | self.new_queues)
 
     def decide(self, ticket: TicketValues, scores: TicketValues) -> Decision:
         """Route one ticket.
@@ -609,6 +613,9 @@ class _RuleSetParser:
                 )
         if "description" in data and not isinstance(data["description"], str):
             self.problem(("description",), "description must be text")
+        new_queues = self.new_queues(data.get("queues", []))
+        if self.known_queues is not None:
+            self.known_queues = self.known_queues | set(new_queues)
         default_queue = None
         if "default_queue" not in data:
             self.problem((), "default_queue is missing; add e.g. `default_queue: triage`")
@@ -630,9 +637,24 @@ class _RuleSetParser:
             triage=triage,
             document=self.document,
             version=version,
+            new_queues=new_queues,
         )
 
     # -- values
+
+    def new_queues(self, value: Any) -> list[str]:
+        if not isinstance(value, list):
+            self.problem(("queues",), "queues lists the new queues this file sends tickets "
+                                      "to: [chat-desk, vip-billing]")
+            return []
+        names = []
+        for index, name in enumerate(value):
+            if not isinstance(name, str) or not name.strip() or name != name.strip():
+                self.problem(("queues", index), f"a queue name must be non-empty text without "
+                                                f"surrounding spaces, not {name!r}")
+            else:
+                names.append(name)
+        return names
 
     def queue(self, path: Path, value: Any) -> str | None:
         if not isinstance(value, str) or not value:
@@ -643,7 +665,8 @@ class _RuleSetParser:
             self.problem(
                 path,
                 f"unknown queue {value!r}{_did_you_mean(value, known)}; "
-                f"known queues: {', '.join(known)}",
+                f"known queues: {', '.join(known) or 'none'}; a new queue must be listed "
+                f"under `queues:` first",
             )
             return None
         return value

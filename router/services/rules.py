@@ -66,7 +66,9 @@ class RuleService(rules_grpc.RuleServiceServicer):
     async def ValidateRules(
         self, request: rules_pb.ValidateRulesRequest, context: grpc.aio.ServicerContext
     ) -> rules_pb.ValidateRulesResponse:
-        problems = self.app.rules.problems(request.text, _format(request.format, request.text))
+        problems = self.app.rules.problems(
+            request.text, _format(request.format, request.text), await self.app.queue_names()
+        )
         return rules_pb.ValidateRulesResponse(
             valid=not problems,
             problems=[

@@ -499,10 +499,33 @@ def test_example_rule_set(tmp_path: Path) -> None:
     assert (unsure.queue, unsure.reason) == ("triage", "triage")
 
 
-def test_example_refused_when_a_queue_is_unknown() -> None:
-    problems = problems_of(EXAMPLE.read_text(), known_queues=DEMO_QUEUES - {"escalations"})
+def test_example_refused_when_a_queue_is_neither_known_nor_declared() -> None:
+    text = EXAMPLE.read_text()
+    assert "\nqueues: [escalations]\n" in text
+    undeclared = text.replace("\nqueues: [escalations]\n", "\n")
+    problems = problems_of(undeclared, known_queues=DEMO_QUEUES - {"escalations"})
     assert len(problems) == 2
     assert all("unknown queue 'escalations'" in text for _, text in problems)
+    assert all("listed under `queues:`" in text for _, text in problems)
+    declared = RuleSet.parse(text, "yaml", known_queues=DEMO_QUEUES - {"escalations"})
+    assert declared.new_queues == {"escalations"} and "escalations" in declared.queue_names()
+
+
+def test_a_declared_queue_is_known_and_a_typo_is_not() -> None:
+    text = ("queues: [chat-desk]\ndefault_queue: triage\nrules:\n"
+            "  - id: chat\n    when: {channel: chat}\n    route_to: chat-desk\n"
+            "  - id: bill\n    when: {category: billing}\n    route_to: biling\n")
+    problems = problems_of(text, known_queues={"triage", "billing"})
+    assert problems == [(9, problems[0][1])]  # the route_to line
+    assert "unknown queue 'biling' (did you mean 'billing'?)" in problems[0][1]
+    # without a store to check against (known_queues None) any queue is taken
+    assert "biling" in RuleSet.parse(text, "yaml").queue_names()
+
+
+@pytest.mark.parametrize("value", ["chat-desk", "[1]", "['']", "[' padded ']", "{a: b}"])
+def test_queues_must_be_a_list_of_names(value: str) -> None:
+    problems = problems_of(f"queues: {value}\ndefault_queue: triage\n")
+    assert problems and all("queue" in text for _, text in problems)
 
 
 @pytest.mark.timeout(30)

@@ -177,6 +177,7 @@ async def test_transfer_moves_and_reprioritizes(client: AsyncRouterClient) -> No
 
 
 RISK_RULES = """
+queues: [never, risky]
 default_queue: triage
 default_priority: P3
 rules:
@@ -203,6 +204,7 @@ async def test_rules_on_sla_risk_see_the_risk(client: AsyncRouterClient, router:
 
 
 URGENT_RULES = """
+queues: [urgent]
 default_queue: triage
 default_priority: P4
 rules:

@@ -29,6 +29,7 @@ from tests.router.service.history_db import (
 from tests.router.service.processes import router_processes
 
 VIP_RULES = """\
+queues: [vip]
 default_queue: triage
 category_queues: {billing: billing, technical: technical, account: account}
 rules:

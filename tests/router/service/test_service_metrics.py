@@ -22,6 +22,7 @@ from router.serve import running_router
 from tests.router.service.conftest import eventually, router_settings
 
 RULES = """
+queues: [support]
 default_queue: support
 rules: []
 sla_policy:

@@ -35,10 +35,11 @@ TICKETS = 40
 
 
 def with_chat_rule(live_text: str) -> tuple[str, int]:
-    """The live rules with a first rule sending chat tickets to chat-desk, and its line."""
+    """The live rules with a first rule sending chat tickets to a new queue, chat-desk, and
+    that rule's line."""
     head, rules = live_text.split("\nrules:\n", 1)
-    line = head.count("\n") + 3
-    return f"{head}\nrules:\n{CHAT_RULE}{rules}", line
+    line = head.count("\n") + 4
+    return f"queues: [chat-desk]\n{head}\nrules:\n{CHAT_RULE}{rules}", line
 
 
 async def simulate_rpc(client: AsyncRouterClient, text: str, **fields: object) -> object:
@@ -153,6 +154,18 @@ async def test_bad_requests_are_refused_and_the_router_keeps_serving(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert words in (caught.value.details() or "")
     assert await live_text(client)
+
+
+async def test_a_draft_naming_a_queue_that_does_not_exist_is_refused(
+    client: AsyncRouterClient,
+) -> None:
+    typo = (await live_text(client)).replace("default_queue: triage", "default_queue: triag")
+    assert "triag\n" in typo
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await simulate_rpc(client, typo)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "unknown queue 'triag' (did you mean 'triage'?)" in (
+        caught.value.details() or "")
 
 
 async def test_an_empty_history_replays_nothing(client: AsyncRouterClient) -> None:
