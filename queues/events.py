@@ -67,13 +67,17 @@ class EventType(StrEnum):
     FIRST_RESPONSE = "first_response"
     """data: channel, wait_ms (from enqueue)."""
     REJECTED = "rejected"
+    """data: channel, reason ("rejected"), note (the agent's text, when it gave one)."""
     OFFER_EXPIRED = "offer_expired"
     OFFER_REVOKED = "offer_revoked"
     """The agent went away/offline holding the offer."""
     COMPLETED = "completed"
+    """data: channel, handle_ms (from accept), resolution (the agent's text, when given)."""
     TRANSFERRED = "transferred"
-    """data: from_queue; `agent` is the agent the ticket was taken from, if any."""
+    """data: from_queue, channel, note (the caller's text, when given); `agent` is the agent the
+    ticket was taken from, if any."""
     CANCELLED = "cancelled"
+    """data: channel, note (the caller's text, when given); `agent` as for transferred."""
     REPRIORITIZED = "reprioritized"
     ESCALATED = "escalated"
     """An escalation level fired. data: level, priority_from, priority_to (= priority),

@@ -67,6 +67,9 @@ MAX_ID_CHARS = 200
 MAX_DATA_BYTES = 64 * 1024
 MAX_BATCH = 1000
 """Most offers or tickets one expire/purge call handles."""
+MAX_NOTE_CHARS = 1_000
+"""Longest caller's text kept in an event: why a ticket was rejected, transferred or cancelled
+(`note`), how it was resolved (`resolution`)."""
 MAX_SLA_BASIS_CHARS = 16 * 1024
 """Longest SLA re-scoring basis stored with a ticket (a default model's is ~300)."""
 
@@ -161,6 +164,16 @@ def _sla_basis(value: str) -> str:
             f"must be a non-empty string of at most {MAX_SLA_BASIS_CHARS} characters",
             field="sla_basis",
         )
+    return value
+
+
+def _note(value: str | None, field: str) -> str:
+    """A script argument: the caller's text, or "" for none (None or "")."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > MAX_NOTE_CHARS:
+        raise InvalidArgument(f"must be a string of at most {MAX_NOTE_CHARS} characters",
+                              field=field)
     return value
 
 
@@ -394,14 +407,18 @@ class Operations:
             _identifier(ticket_id, "ticket_id")
         return Call(parse=_tickets(ids), command="hmget", args=[self.keys.tickets, *ids])
 
-    def transfer(self, ticket_id: str, to_queue: str) -> Call[TicketState]:
+    def transfer(
+        self, ticket_id: str, to_queue: str, *, note: str | None = None
+    ) -> Call[TicketState]:
         _identifier(ticket_id, "ticket_id")
         check_name(to_queue, "queue")
-        return self._script("transfer", TicketState.from_record, ticket_id, to_queue)
+        return self._script(
+            "transfer", TicketState.from_record, ticket_id, to_queue, _note(note, "note")
+        )
 
-    def cancel(self, ticket_id: str) -> Call[TicketState]:
+    def cancel(self, ticket_id: str, *, note: str | None = None) -> Call[TicketState]:
         _identifier(ticket_id, "ticket_id")
-        return self._script("cancel", TicketState.from_record, ticket_id)
+        return self._script("cancel", TicketState.from_record, ticket_id, _note(note, "note"))
 
     def reprioritize(
         self, ticket_id: str, priority: int, deadline_ts: float | None = None
@@ -565,18 +582,27 @@ class Operations:
         _identifier(agent_id, "agent_id")
         return self._script("accept", _assignment, ticket_id, agent_id)
 
-    def reject(self, ticket_id: str, agent_id: str) -> Call[TicketState]:
+    def reject(
+        self, ticket_id: str, agent_id: str, *, note: str | None = None
+    ) -> Call[TicketState]:
         _identifier(ticket_id, "ticket_id")
         _identifier(agent_id, "agent_id")
-        return self._script("reject", TicketState.from_record, ticket_id, agent_id)
+        return self._script(
+            "reject", TicketState.from_record, ticket_id, agent_id, _note(note, "note")
+        )
 
     def expire_due(self, limit: int = 100) -> Call[list[Offer]]:
         return self._script("expire_due", _offers, _limit(limit))
 
-    def complete(self, ticket_id: str, agent_id: str) -> Call[TicketState]:
+    def complete(
+        self, ticket_id: str, agent_id: str, *, resolution: str | None = None
+    ) -> Call[TicketState]:
         _identifier(ticket_id, "ticket_id")
         _identifier(agent_id, "agent_id")
-        return self._script("complete", TicketState.from_record, ticket_id, agent_id)
+        return self._script(
+            "complete", TicketState.from_record, ticket_id, agent_id,
+            _note(resolution, "resolution"),
+        )
 
     def record_first_response(self, ticket_id: str, agent_id: str) -> Call[FirstResponse]:
         _identifier(ticket_id, "ticket_id")

@@ -172,21 +172,29 @@ class QueueStore:
         """The known tickets among `ticket_ids` (one round trip), by id; unknown ones left out."""
         return self._run(self.ops.get_tickets(ticket_ids)) if ticket_ids else {}
 
-    def transfer(self, ticket_id: str, to_queue: str) -> TicketState:
+    def transfer(self, ticket_id: str, to_queue: str, *, note: str | None = None) -> TicketState:
         """Move a ticket to another queue, taking it from its agent if it has one.
+
+        Args:
+            note: why, kept as `note` in the `transferred` event (at most `MAX_NOTE_CHARS`).
 
         Raises:
             NotFound: unknown ticket or queue. FailedPrecondition: completed or cancelled.
+            InvalidArgument: the note is too long.
         """
-        return self._run(self.ops.transfer(ticket_id, to_queue))
+        return self._run(self.ops.transfer(ticket_id, to_queue, note=note))
 
-    def cancel(self, ticket_id: str) -> TicketState:
-        """Withdraw a ticket for good (idempotent).
+    def cancel(self, ticket_id: str, *, note: str | None = None) -> TicketState:
+        """Withdraw a ticket for good (idempotent: a repeat emits no event).
+
+        Args:
+            note: why, kept as `note` in the `cancelled` event (at most `MAX_NOTE_CHARS`).
 
         Raises:
             NotFound: unknown ticket. FailedPrecondition: already completed.
+            InvalidArgument: the note is too long.
         """
-        return self._run(self.ops.cancel(ticket_id))
+        return self._run(self.ops.cancel(ticket_id, note=note))
 
     def reprioritize(
         self, ticket_id: str, priority: int, deadline_ts: float | None = None
@@ -355,26 +363,39 @@ class QueueStore:
         """
         return self._run(self.ops.accept(ticket_id, agent_id))
 
-    def reject(self, ticket_id: str, agent_id: str) -> TicketState:
+    def reject(self, ticket_id: str, agent_id: str, *, note: str | None = None) -> TicketState:
         """The offer holder declines: back to the front, this agent cools off from it.
+
+        Args:
+            note: the agent's reason, kept as `note` in the `rejected` event (whose `reason`
+                stays "rejected"); at most `MAX_NOTE_CHARS`.
 
         Raises:
             The same as `accept`; FailedPrecondition also when already accepted.
+            InvalidArgument: the note is too long.
         """
-        return self._run(self.ops.reject(ticket_id, agent_id))
+        return self._run(self.ops.reject(ticket_id, agent_id, note=note))
 
     def expire_due(self, limit: int = 100) -> list[Offer]:
         """Hand back up to `limit` offers whose timeout passed; safe to run in every process."""
         return self._run(self.ops.expire_due(limit))
 
-    def complete(self, ticket_id: str, agent_id: str) -> TicketState:
-        """The assignee finished the ticket; its capacity is freed (idempotent).
+    def complete(
+        self, ticket_id: str, agent_id: str, *, resolution: str | None = None
+    ) -> TicketState:
+        """The assignee finished the ticket; its capacity is freed (idempotent: a repeat emits
+        no event).
+
+        Args:
+            resolution: how, kept as `resolution` in the `completed` event (at most
+                `MAX_NOTE_CHARS`).
 
         Raises:
             NotFound: unknown ticket/agent. NotOfferHolder: assigned to another agent.
-            FailedPrecondition: the ticket is not assigned.
+            FailedPrecondition: the ticket is not assigned. InvalidArgument: the resolution
+            is too long.
         """
-        return self._run(self.ops.complete(ticket_id, agent_id))
+        return self._run(self.ops.complete(ticket_id, agent_id, resolution=resolution))
 
     def record_first_response(self, ticket_id: str, agent_id: str) -> FirstResponse:
         """The assignee replied to the customer for the first time (idempotent).
@@ -483,11 +504,13 @@ class AsyncQueueStore:
     async def get_tickets(self, ticket_ids: Sequence[str]) -> dict[str, TicketState]:
         return await self._run(self.ops.get_tickets(ticket_ids)) if ticket_ids else {}
 
-    async def transfer(self, ticket_id: str, to_queue: str) -> TicketState:
-        return await self._run(self.ops.transfer(ticket_id, to_queue))
+    async def transfer(
+        self, ticket_id: str, to_queue: str, *, note: str | None = None
+    ) -> TicketState:
+        return await self._run(self.ops.transfer(ticket_id, to_queue, note=note))
 
-    async def cancel(self, ticket_id: str) -> TicketState:
-        return await self._run(self.ops.cancel(ticket_id))
+    async def cancel(self, ticket_id: str, *, note: str | None = None) -> TicketState:
+        return await self._run(self.ops.cancel(ticket_id, note=note))
 
     async def reprioritize(
         self, ticket_id: str, priority: int, deadline_ts: float | None = None
@@ -561,14 +584,18 @@ class AsyncQueueStore:
     async def accept(self, ticket_id: str, agent_id: str) -> Assignment:
         return await self._run(self.ops.accept(ticket_id, agent_id))
 
-    async def reject(self, ticket_id: str, agent_id: str) -> TicketState:
-        return await self._run(self.ops.reject(ticket_id, agent_id))
+    async def reject(
+        self, ticket_id: str, agent_id: str, *, note: str | None = None
+    ) -> TicketState:
+        return await self._run(self.ops.reject(ticket_id, agent_id, note=note))
 
     async def expire_due(self, limit: int = 100) -> list[Offer]:
         return await self._run(self.ops.expire_due(limit))
 
-    async def complete(self, ticket_id: str, agent_id: str) -> TicketState:
-        return await self._run(self.ops.complete(ticket_id, agent_id))
+    async def complete(
+        self, ticket_id: str, agent_id: str, *, resolution: str | None = None
+    ) -> TicketState:
+        return await self._run(self.ops.complete(ticket_id, agent_id, resolution=resolution))
 
     async def record_first_response(self, ticket_id: str, agent_id: str) -> FirstResponse:
         return await self._run(self.ops.record_first_response(ticket_id, agent_id))

@@ -32,6 +32,12 @@ end
 
 local NOW = server_now_ms()
 
+-- An optional text argument: nil when absent or "" (cjson then leaves its key out).
+local function optional_text(value)
+  if value == nil or value == '' then return nil end
+  return value
+end
+
 -- Lua turns numbers into strings with 14 significant digits; scores and times need all of them.
 local function int(n) return string.format('%d', n) end
 
@@ -252,8 +258,9 @@ local function offer_view(t)
 end
 
 -- Withdraw an open offer: the ticket goes back to the front of its queue. `cooloff_ms` keeps
--- that agent from being offered the same ticket again for a while (0: no cool-off).
-local function hand_back(t, a, kind, cooloff_ms, reason)
+-- that agent from being offered the same ticket again for a while (0: no cool-off). `reason`
+-- is the machine reason of the event; `note`, the agent's own words (nil: none).
+local function hand_back(t, a, kind, cooloff_ms, reason, note)
   local view = offer_view(t)
   redis.call('ZREM', K_OFFERS, t.id)
   release(a, t)
@@ -262,7 +269,7 @@ local function hand_back(t, a, kind, cooloff_ms, reason)
   save_ticket(t)
   save_agent(a)
   index_agent(a)
-  emit(kind, t.id, t.queue, a.id, {channel = t.channel, reason = reason})
+  emit(kind, t.id, t.queue, a.id, {channel = t.channel, reason = reason, note = note})
   return view
 end
 

@@ -1,12 +1,14 @@
 -- complete: the assigned agent finished the ticket; its capacity is freed. Completing a ticket
--- one already completed returns it again (safe retry).
+-- one already completed returns it again (safe retry, no second event).
 -- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
+-- ARGV[5] the agent's resolution, e.g. "refunded" ("" or none: none); `resolution` in the
+--         event's data
 -- Derived keys: the agent's index keys.
 -- Reply: {"ok": ticket record}; errors not_found, not_offer_holder (assigned to someone
 -- else), failed_precondition (not assigned: waiting, offered or cancelled).
-local ticket_id, agent_id = ARGV[3], ARGV[4]
+local ticket_id, agent_id, resolution = ARGV[3], ARGV[4], optional_text(ARGV[5])
 local t = load_ticket(ticket_id)
 if not t then return fail('not_found', 'ticket ' .. ticket_id .. ' does not exist', 'ticket_id') end
 local a = load_agent(agent_id)
@@ -32,5 +34,6 @@ save_ticket(t)
 save_agent(a)
 index_agent(a)
 emit('completed', ticket_id, t.queue, agent_id, {channel = t.channel,
-                                                 handle_ms = NOW - (t.assigned_ms or NOW)})
+                                                 handle_ms = NOW - (t.assigned_ms or NOW),
+                                                 resolution = resolution})
 return ok(t)

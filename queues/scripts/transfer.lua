@@ -1,12 +1,14 @@
 -- transfer: move a ticket to another queue. A waiting ticket keeps its arrival time; an offered
--- or assigned one is taken from its agent (capacity freed) and waits in the new queue.
+-- or assigned one is taken from its agent (capacity freed) and waits in the new queue. A
+-- waiting ticket moved to its own queue is returned as it is (safe retry, no event).
 -- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] target queue
+-- ARGV[5] the caller's note, why ("" or none: none); `note` in the event's data
 -- Derived keys: waiting/arrivals of both queues, the previous agent's index keys.
 -- Reply: {"ok": ticket record}; errors not_found (ticket, queue), failed_precondition
 -- (completed or cancelled).
-local ticket_id, target = ARGV[3], ARGV[4]
+local ticket_id, target, note = ARGV[3], ARGV[4], optional_text(ARGV[5])
 local t = load_ticket(ticket_id)
 if not t then return fail('not_found', 'ticket ' .. ticket_id .. ' does not exist', 'ticket_id') end
 if not queue_config(target) then
@@ -25,5 +27,5 @@ if t.at_risk then set_at_risk(t, true) end  -- counted in its new queue
 add_waiting(t, false)
 save_ticket(t)
 emit('transferred', ticket_id, target, previous_agent, {from_queue = source,
-                                                        channel = t.channel})
+                                                        channel = t.channel, note = note})
 return ok(t)

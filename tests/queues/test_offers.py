@@ -128,6 +128,19 @@ def test_reject_puts_the_ticket_first_and_skips_that_agent(
     assert offer is not None and (offer.ticket_id, offer.agent_id) == ("t2", "ann")
 
 
+def test_reject_keeps_the_agents_note_in_its_event(
+    offered: QueueStore, events: Callable[[], list[Event]]
+) -> None:
+    offered.reject("t1", "ann", note="customer is a friend of mine")
+    offered.assign("support")  # to bob
+    offered.reject("t1", "bob")
+
+    ann, bob = [e for e in events() if e.type == "rejected"]
+    assert ann.data == {"channel": "email", "reason": "rejected",
+                        "note": "customer is a friend of mine"}
+    assert bob.data == {"channel": "email", "reason": "rejected"}
+
+
 def test_cool_off_ends(store: QueueStore) -> None:
     store.set_queue_policy("support", cooloff_s=SHORT_TIMEOUT_S)
     store.upsert_agent("ann", ["support"], {}, {"email": 1})
@@ -166,6 +179,20 @@ def test_complete_frees_capacity_for_the_next_ticket(
     assert [e.type for e in events()].count("completed") == 1
     assert offered.get_agent("ann").load == {}  # type: ignore[union-attr]
     assert offered.assign_for_agent("ann").ticket_id == "t2"  # type: ignore[union-attr]
+
+
+def test_complete_keeps_the_resolution_in_its_event(
+    offered: QueueStore, events: Callable[[], list[Event]]
+) -> None:
+    offered.accept("t1", "ann")
+    offered.complete("t1", "ann", resolution="refunded the double charge")
+    offered.complete("t1", "ann", resolution="a retry says something else")
+    offered.accept(offered.assign("support").ticket_id, "bob")  # type: ignore[union-attr]
+    offered.complete("t2", "bob")
+
+    first, second = [e for e in events() if e.type == "completed"]
+    assert first.data["resolution"] == "refunded the double charge"
+    assert "resolution" not in second.data
 
 
 def test_complete_refusals(offered: QueueStore) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from queues import QueueStore, TicketStatus
 from queues.events import Event
-from queues.operations import MAX_DURATION_S, MAX_EPOCH_S
+from queues.operations import MAX_DURATION_S, MAX_EPOCH_S, MAX_NOTE_CHARS
 from router.errors import FailedPrecondition, InvalidArgument, NotFound
 
 
@@ -135,6 +135,21 @@ def test_transfer_moves_a_waiting_ticket_and_frees_an_agent(
         ("t1", "ann", "support"), ("t2", None, "support")]
 
 
+def test_transfer_keeps_the_callers_note_in_its_event(
+    store: QueueStore, events: Callable[[], list[Event]]
+) -> None:
+    store.set_queue_policy("billing")
+    store.enqueue("t1", "support", 2, "email")
+    store.transfer("t1", "billing", note="it is about an invoice")
+    store.transfer("t1", "billing", note="already there: no event")
+    store.transfer("t1", "support")
+
+    there, back = [e for e in events() if e.type == "transferred"]
+    assert there.data == {"from_queue": "support", "channel": "email",
+                          "note": "it is about an invoice"}
+    assert back.data == {"from_queue": "billing", "channel": "email"}
+
+
 def test_transfer_refusals(store: QueueStore) -> None:
     store.enqueue("t1", "support", 2, "email")
     with pytest.raises(NotFound, match="queue nowhere"):
@@ -162,6 +177,41 @@ def test_cancel_in_every_state_frees_the_agent(store: QueueStore) -> None:
     assert store.get_agent("ann").load == {}  # type: ignore[union-attr]
     assert store.queue_stats("support").depth == 0
     assert store.pending_offers("ann") == []
+
+
+def test_cancel_keeps_the_callers_note_in_its_event(
+    store: QueueStore, events: Callable[[], list[Event]]
+) -> None:
+    store.enqueue("t1", "support", 2, "email")
+    store.enqueue("t2", "support", 2, "email")
+    store.cancel("t1", note="customer withdrew the request")
+    store.cancel("t1", note="a retry emits nothing")
+    store.cancel("t2")
+
+    first, second = [e for e in events() if e.type == "cancelled"]
+    assert (first.ticket_id, first.data) == (
+        "t1", {"channel": "email", "note": "customer withdrew the request"})
+    assert (second.ticket_id, second.data) == ("t2", {"channel": "email"})
+
+
+def test_notes_are_bounded(store: QueueStore) -> None:
+    store.upsert_agent("ann", ["support"], {}, {"email": 1})
+    store.enqueue("t1", "support", 2, "email")
+    store.assign("support")
+    too_long = "x" * (MAX_NOTE_CHARS + 1)
+    calls = {
+        "note": [lambda: store.cancel("t1", note=too_long),
+                 lambda: store.transfer("t1", "support", note=too_long),
+                 lambda: store.reject("t1", "ann", note=too_long)],
+        "resolution": [lambda: store.complete("t1", "ann", resolution=too_long)],
+    }
+    for field, refused in calls.items():
+        for call in refused:
+            with pytest.raises(InvalidArgument, match=str(MAX_NOTE_CHARS)) as caught:
+                call()
+            assert caught.value.field == field
+    assert store.get_ticket("t1").status is TicketStatus.OFFERED  # type: ignore[union-attr]
+    assert store.cancel("t1", note="x" * MAX_NOTE_CHARS).status is TicketStatus.CANCELLED
 
 
 def test_cancel_refuses_a_completed_ticket(store: QueueStore) -> None:
