@@ -285,9 +285,12 @@ class RouterApp:
             )
         return FirstResponse(at=recorded.at, new=recorded.new)
 
-    async def resolve(self, ticket_id: str, agent_id: str) -> TicketState:
-        """The assignee resolved the ticket: its capacity goes to the next ticket."""
-        state = await self.queues.complete(ticket_id, agent_id)
+    async def resolve(
+        self, ticket_id: str, agent_id: str, resolution: str | None = None
+    ) -> TicketState:
+        """The assignee resolved the ticket (`resolution`: how, kept in its event): its
+        capacity goes to the next ticket."""
+        state = await self.queues.complete(ticket_id, agent_id, resolution=resolution)
         routed = self._stored(state, created=False)
         finished = state.finished_at or time.time()
         self._check_breach(routed, "resolution", finished)
@@ -311,20 +314,24 @@ class RouterApp:
                 routed.state.channel,
             )
 
-    async def cancel(self, ticket_id: str) -> TicketState:
-        """Withdraw a ticket wherever it is; an agent holding it gets the capacity back."""
+    async def cancel(self, ticket_id: str, note: str | None = None) -> TicketState:
+        """Withdraw a ticket wherever it is (`note`: why, kept in its event); an agent holding
+        it gets the capacity back."""
         before = await self.queues.get_ticket(ticket_id)
-        state = await self.queues.cancel(ticket_id)
+        state = await self.queues.cancel(ticket_id, note=note)
         if before is not None and before.agent_id:
             await self.assign_agent(before.agent_id)
         return state
 
-    async def transfer(self, ticket_id: str, queue: str, priority: int | None) -> TicketState:
-        """Move a ticket to another queue (and priority), back to waiting there."""
+    async def transfer(
+        self, ticket_id: str, queue: str, priority: int | None, note: str | None = None
+    ) -> TicketState:
+        """Move a ticket to another queue (and priority), back to waiting there (`note`: why,
+        kept in its event)."""
         before = await self.queues.get_ticket(ticket_id)
         if before is None:
             raise NotFound(f"ticket {ticket_id!r} does not exist")
-        state = await self.queues.transfer(ticket_id, queue)
+        state = await self.queues.transfer(ticket_id, queue, note=note)
         if priority is not None and priority != state.priority:
             # Deadlines follow the new priority, counted from the original submission.
             data = state.data or {}
@@ -356,9 +363,10 @@ class RouterApp:
             )
         return assignment
 
-    async def reject(self, ticket_id: str, agent_id: str) -> TicketState:
-        """The offer holder declines: the ticket goes to the next agent, this one gets more."""
-        state = await self.queues.reject(ticket_id, agent_id)
+    async def reject(self, ticket_id: str, agent_id: str, note: str | None = None) -> TicketState:
+        """The offer holder declines (`note`: why, kept in its event): the ticket goes to the
+        next agent, this one gets more."""
+        state = await self.queues.reject(ticket_id, agent_id, note=note)
         self.metrics.record_offer("rejected", state.queue, None, state.channel)
         await self.assign_queue(state.queue, limit=1)
         await self.assign_agent(agent_id)

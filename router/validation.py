@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from queues.operations import MAX_NOTE_CHARS
 from router.api.ticket_router.v1 import agent_service_pb2 as agent_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.convert import channel_name
@@ -32,6 +33,19 @@ def check_id(value: str, field: str) -> str:
             field=field,
         )
     return value
+
+
+def check_note(value: str, field: str) -> str | None:
+    """Return a caller's free text kept in the event history, or None when empty.
+
+    Raises:
+        InvalidArgument: longer than `MAX_NOTE_CHARS`.
+    """
+    if len(value) > MAX_NOTE_CHARS:
+        raise InvalidArgument(
+            f"is {len(value)} characters; the limit is {MAX_NOTE_CHARS}", field=field
+        )
+    return value or None
 
 
 def check_ticket(ticket: pb.Ticket, *, max_body_chars: int, require_id: bool = True) -> None:

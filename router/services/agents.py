@@ -15,7 +15,7 @@ from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc
 from router.app import RouterApp
 from router.errors import InvalidArgument, NotFound, OfferExpired
 from router.interceptors import current_principal
-from router.validation import check_agent, check_id
+from router.validation import check_agent, check_id, check_note
 
 HEARTBEAT_S = 15.0
 """A stream re-sends the agent's pending offers this often, so a lost event costs at most this."""
@@ -145,9 +145,10 @@ class AgentService(agents_grpc.AgentServiceServicer):
     ) -> agents_pb.RejectOfferResponse:
         check_id(request.agent_id, "agent_id")
         check_id(request.ticket_id, "ticket_id")
+        note = check_note(request.reason, "reason")
         current_principal().require_agent(request.agent_id)
         await self._check_offer_id(request.ticket_id, request.offer_id)
-        state = await self.app.reject(request.ticket_id, request.agent_id)
+        state = await self.app.reject(request.ticket_id, request.agent_id, note)
         return agents_pb.RejectOfferResponse(state=convert.STATE_BY_STATUS[state.status])
 
     async def _check_offer_id(self, ticket_id: str, offer_id: str) -> None:

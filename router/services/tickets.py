@@ -16,7 +16,7 @@ from router.errors import FailedPrecondition, InvalidArgument
 from router.history.models import HistoryEvent
 from router.history.queries import ticket_timeline
 from router.interceptors import current_principal
-from router.validation import check_id, check_ticket
+from router.validation import check_id, check_note, check_ticket
 
 
 class TicketService(tickets_grpc.TicketServiceServicer):
@@ -86,25 +86,27 @@ class TicketService(tickets_grpc.TicketServiceServicer):
     ) -> tickets_pb.ResolveTicketResponse:
         check_id(request.ticket_id, "ticket_id")
         check_id(request.agent_id, "agent_id")
+        resolution = check_note(request.resolution, "resolution")
         current_principal().require_agent(request.agent_id)
         before = await self.app.ticket(request.ticket_id)
         if before.state.status is TicketStatus.COMPLETED:
             return tickets_pb.ResolveTicketResponse(
                 resolved_at=convert.timestamp(before.state.finished_at), already_resolved=True
             )
-        state = await self.app.resolve(request.ticket_id, request.agent_id)
+        state = await self.app.resolve(request.ticket_id, request.agent_id, resolution)
         return tickets_pb.ResolveTicketResponse(resolved_at=convert.timestamp(state.finished_at))
 
     async def CancelTicket(
         self, request: tickets_pb.CancelTicketRequest, context: grpc.aio.ServicerContext
     ) -> tickets_pb.CancelTicketResponse:
         check_id(request.ticket_id, "ticket_id")
+        note = check_note(request.reason, "reason")
         before = await self.app.ticket(request.ticket_id)
         if before.state.status is TicketStatus.CANCELLED:
             return tickets_pb.CancelTicketResponse(
                 cancelled_at=convert.timestamp(before.state.finished_at), already_cancelled=True
             )
-        state = await self.app.cancel(request.ticket_id)
+        state = await self.app.cancel(request.ticket_id, note)
         return tickets_pb.CancelTicketResponse(cancelled_at=convert.timestamp(state.finished_at))
 
     async def TransferTicket(
@@ -115,7 +117,10 @@ class TicketService(tickets_grpc.TicketServiceServicer):
             raise InvalidArgument("name the queue to transfer to", field="queue")
         if request.priority and request.priority not in convert.PRIORITY_NAMES:
             raise InvalidArgument("use PRIORITY_P1..PRIORITY_P4", field="priority")
-        state = await self.app.transfer(request.ticket_id, request.queue, request.priority or None)
+        note = check_note(request.reason, "reason")
+        state = await self.app.transfer(
+            request.ticket_id, request.queue, request.priority or None, note
+        )
         if state.status in (TicketStatus.COMPLETED, TicketStatus.CANCELLED):
             raise FailedPrecondition(f"ticket {request.ticket_id!r} is {state.status.value}")
         return tickets_pb.TransferTicketResponse(

@@ -203,6 +203,22 @@ CASES = [
          grpc.StatusCode.NOT_FOUND, ("ghost", "UpsertAgent")),
     Case("resolve: not the assignee", resolve_by_another_agent,
          grpc.StatusCode.FAILED_PRECONDITION, ("agent_id", "assigned to another agent")),
+    Case("reject: reason too long", lambda c: c.admin.call(
+        "AgentService", "RejectOffer", agents_pb.RejectOfferRequest(
+            agent_id="alice", ticket_id="t1", reason="x" * 1001)),
+         grpc.StatusCode.INVALID_ARGUMENT, ("reason", "1001 characters", "limit is 1000")),
+    Case("cancel: reason too long", lambda c: c.admin.call(
+        "TicketService", "CancelTicket", tickets_pb.CancelTicketRequest(
+            ticket_id="t1", reason="x" * 1001)),
+         grpc.StatusCode.INVALID_ARGUMENT, ("reason", "limit is 1000")),
+    Case("transfer: reason too long", lambda c: c.admin.call(
+        "TicketService", "TransferTicket", tickets_pb.TransferTicketRequest(
+            ticket_id="t1", queue="billing", reason="x" * 1001)),
+         grpc.StatusCode.INVALID_ARGUMENT, ("reason", "limit is 1000")),
+    Case("resolve: resolution too long", lambda c: c.admin.call(
+        "TicketService", "ResolveTicket", tickets_pb.ResolveTicketRequest(
+            ticket_id="t1", agent_id="alice", resolution="x" * 1001)),
+         grpc.StatusCode.INVALID_ARGUMENT, ("resolution", "limit is 1000")),
 ]
 
 

@@ -176,6 +176,51 @@ async def test_transfer_moves_and_reprioritizes(client: AsyncRouterClient) -> No
 
 
 
+async def test_the_timeline_keeps_why_a_ticket_was_rejected_moved_resolved_or_cancelled(
+    client: AsyncRouterClient,
+) -> None:
+    submitted = await client.submit_ticket(INVOICE)
+    target = "sales" if submitted.decision.queue != "sales" else "billing"
+    await upsert(client, "bob", [submitted.decision.queue])
+    await client.call("AgentService", "RejectOffer", agents_pb.RejectOfferRequest(
+        agent_id="bob", ticket_id=INVOICE.id, reason="busy with an outage"))
+    await client.call("TicketService", "TransferTicket", tickets_pb.TransferTicketRequest(
+        ticket_id=INVOICE.id, queue=target, reason="the customer asks for a quote"))
+    await upsert(client, "carol", [target])
+
+    async def offered_to_carol() -> bool:
+        return (await get(client, INVOICE.id)).agent_id == "carol"
+
+    await eventually(offered_to_carol)
+    await client.call("AgentService", "AcceptOffer",
+                      agents_pb.AcceptOfferRequest(agent_id="carol", ticket_id=INVOICE.id))
+    await client.call("TicketService", "ResolveTicket", tickets_pb.ResolveTicketRequest(
+        ticket_id=INVOICE.id, agent_id="carol", resolution="refunded"))
+    other = make_ticket("t-invoice-2", "Wrong address", "Please change my address.")
+    await client.submit_ticket(other)
+    await client.call("TicketService", "CancelTicket", tickets_pb.CancelTicketRequest(
+        ticket_id=other.id, reason="sent twice"))
+    await client.call("TicketService", "CancelTicket", tickets_pb.CancelTicketRequest(
+        ticket_id=other.id, reason="a retry adds no event"))
+
+    async def data_of(ticket_id: str, last: str) -> dict[str, dict[str, str]] | None:
+        events = (await get(client, ticket_id)).events
+        by_type = {event.type: dict(event.data) for event in events}
+        return by_type if last in by_type else None
+
+    await eventually(lambda: data_of(INVOICE.id, "completed"))
+    await eventually(lambda: data_of(other.id, "cancelled"))
+    resolved = await data_of(INVOICE.id, "completed")
+    assert resolved is not None
+    assert (resolved["rejected"]["reason"], resolved["rejected"]["note"]) == (
+        "rejected", "busy with an outage")
+    assert resolved["transferred"]["note"] == "the customer asks for a quote"
+    assert resolved["completed"]["resolution"] == "refunded"
+    cancelled = [event for event in (await get(client, other.id)).events
+                 if event.type == "cancelled"]
+    assert [event.data["note"] for event in cancelled] == ["sent twice"]
+
+
 RISK_RULES = """
 queues: [never, risky]
 default_queue: triage
