@@ -130,8 +130,9 @@ class AgentServiceServicer:
         next eligible agent; this agent is skipped for it for a while.
 
         Role: agent (its own offers only) or admin.
-        Errors: NOT_FOUND (unknown ticket or agent), FAILED_PRECONDITION (the offer expired or was
-        withdrawn, or the agent does not hold it), UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (reason over 1,000 characters), NOT_FOUND (unknown ticket or
+        agent), FAILED_PRECONDITION (the offer expired or was withdrawn, or the agent does not hold
+        it), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

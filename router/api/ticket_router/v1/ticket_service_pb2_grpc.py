@@ -136,8 +136,8 @@ class TicketServiceServicer:
         Repeating it returns the first resolution time and changes nothing.
 
         Role: agent (its own tickets only) or admin.
-        Errors: NOT_FOUND (unknown ticket), FAILED_PRECONDITION (not assigned to this agent, or
-        cancelled), UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (resolution over 1,000 characters), NOT_FOUND (unknown ticket),
+        FAILED_PRECONDITION (not assigned to this agent, or cancelled), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,7 +148,8 @@ class TicketServiceServicer:
         frees its agent. Cancelling a cancelled ticket returns the first cancellation time.
 
         Role: submitter or admin.
-        Errors: NOT_FOUND (unknown ticket), FAILED_PRECONDITION (already resolved), UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (reason over 1,000 characters), NOT_FOUND (unknown ticket),
+        FAILED_PRECONDITION (already resolved), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,8 +161,8 @@ class TicketServiceServicer:
         Not idempotent: a repeat after the ticket was offered again moves it again.
 
         Role: agent (its own tickets only), lead or admin.
-        Errors: NOT_FOUND (unknown ticket or queue), FAILED_PRECONDITION (resolved or cancelled),
-        UNAVAILABLE.
+        Errors: INVALID_ARGUMENT (reason over 1,000 characters), NOT_FOUND (unknown ticket or
+        queue), FAILED_PRECONDITION (resolved or cancelled), UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
