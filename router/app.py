@@ -23,7 +23,7 @@ from router import convert
 from router.admission import AdmissionLimit
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
-from router.errors import NotFound, Unavailable
+from router.errors import InvalidArgument, NotFound, Unavailable
 from router.history.database import create_schema, open_database
 from router.history.queries import list_agents, past_submissions
 from router.history.writer_process import WriterProcess
@@ -166,7 +166,12 @@ class RouterApp:
         if path is None:
             return None
         fmt = "toml" if path.suffix == ".toml" else "yaml"
-        return path.read_text(), fmt
+        try:
+            return path.read_text(), fmt
+        except OSError as error:
+            raise InvalidArgument(f"cannot read the rules file {path}: {error.strerror}; "
+                                  "give an existing YAML or TOML file", field="rules_file"
+                                  ) from error
 
     async def _create_queue(self, name: str) -> None:
         await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)

@@ -58,16 +58,20 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from router.errors import RouterError
 
-    settings = load_settings(
-        config,
-        port=port,
-        metrics_port=metrics_port,
-        host=host,
-        data_dir=data_dir_option(data_dir),
-        model_dir=model,
-        rules_file=rules,
-        cpu_affinity=cpu or None,
-    )
+    try:
+        settings = load_settings(
+            config,
+            port=port,
+            metrics_port=metrics_port,
+            host=host,
+            data_dir=data_dir_option(data_dir),
+            model_dir=model,
+            rules_file=rules,
+            cpu_affinity=cpu or None,
+        )
+    except RouterError as error:  # bad settings: say what to fix, no traceback
+        typer.echo(f"ticket-router: {error}", err=True)
+        raise typer.Exit(2) from None
 
     def ready(running: Running) -> None:
         typer.echo(

@@ -7,7 +7,7 @@ import re
 from queues.operations import MAX_NOTE_CHARS
 from router.api.ticket_router.v1 import agent_service_pb2 as agent_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
-from router.convert import channel_name
+from router.convert import CHANNEL_VALUES, channel_name
 from router.errors import InvalidArgument
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$")
@@ -98,5 +98,12 @@ def check_agent(agent: agent_pb.Agent) -> None:
     if not agent.capacity or any(n < 0 for n in agent.capacity.values()):
         raise InvalidArgument(
             "give a capacity per channel, e.g. {email: 5, chat: 2}, none negative",
+            field="agent.capacity",
+        )
+    unknown = sorted(set(agent.capacity) - set(CHANNEL_VALUES))
+    if unknown:
+        raise InvalidArgument(
+            f"unknown channel {unknown[0]!r} in the capacity; channels are "
+            f"{', '.join(CHANNEL_VALUES)}",
             field="agent.capacity",
         )

@@ -185,6 +185,10 @@ CASES = [
         "AgentService", "UpsertAgent", agents_pb.UpsertAgentRequest(
             agent=make_agent("carol", ["billing"], {}))),
          grpc.StatusCode.INVALID_ARGUMENT, ("agent.capacity", "per channel")),
+    Case("agent: unknown channel", lambda c: c.admin.call(
+        "AgentService", "UpsertAgent", agents_pb.UpsertAgentRequest(
+            agent=make_agent("carol", ["billing"], {"email": 1, "sms": 3}))),
+         grpc.StatusCode.INVALID_ARGUMENT, ("agent.capacity", "'sms'", "email, chat")),
     Case("wrong role", lambda c: c.submitter.call(
         "RuleService", "PublishRules", rules_pb.PublishRulesRequest(
             text="default_queue: triage\n", format=rules_pb.RULE_FORMAT_YAML)),
