@@ -236,7 +236,10 @@ class RuleStore:
         with redis_errors():
             fields = await self.client.hgetall(self.version_key(version))
         if not fields:
-            raise NotFound(f"rule set version {version} does not exist; list_versions shows them")
+            latest = await self.latest_version()
+            raise NotFound(f"rule set version {version} does not exist; the versions published "
+                           f"are 1 to {latest}" if latest else
+                           f"rule set version {version} does not exist; none is published yet")
         values = {text(key): text(value) for key, value in fields.items()}
         return StoredRuleSet(
             version=version,

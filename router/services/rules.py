@@ -10,6 +10,7 @@ from router import convert
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import rule_service_pb2_grpc as rules_grpc
 from router.app import RouterApp
+from router.config_document import MAX_DOCUMENT_CHARS
 from router.errors import InvalidArgument
 from router.interceptors import current_principal
 from router.validation import check_ticket
@@ -20,7 +21,17 @@ FORMAT_VALUES = {name: value for value, name in FORMATS.items()}
 
 
 def _format(value: int, text: str) -> str:
-    """The format named by the request, or detected from the text when it names none."""
+    """The format named by the request, or detected from the text when it names none.
+
+    Raises:
+        InvalidArgument: an empty or too large text, or an unknown format.
+    """
+    if not text.strip():
+        raise InvalidArgument("give the text of the rules file", field="text")
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise InvalidArgument(f"the text has {len(text):,} characters, more than the limit of "
+                              f"{MAX_DOCUMENT_CHARS:,}; split it or remove unused parts",
+                              field="text")
     if value == rules_pb.RULE_FORMAT_UNSPECIFIED:
         return detect_format(text)
     fmt = FORMATS.get(value)  # type: ignore[call-overload]

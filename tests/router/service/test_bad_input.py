@@ -199,6 +199,16 @@ CASES = [
         "RuleService", "PublishRules", rules_pb.PublishRulesRequest(
             text="default_queue: triage\n", format=99)),  # type: ignore[arg-type]
          grpc.StatusCode.INVALID_ARGUMENT, ("format", "RULE_FORMAT_YAML")),
+    Case("rules: empty text", lambda c: c.admin.call(
+        "RuleService", "ValidateRules", rules_pb.ValidateRulesRequest(text="  \n")),
+         grpc.StatusCode.INVALID_ARGUMENT, ("text", "give the text")),
+    Case("rules: text too large", lambda c: c.admin.call(
+        "RuleService", "ValidateRules", rules_pb.ValidateRulesRequest(
+            text="# " + "x" * 1_000_000 + "\ndefault_queue: triage\n")),
+         grpc.StatusCode.INVALID_ARGUMENT, ("text", "1,000,000")),
+    Case("rules: unknown version", lambda c: c.admin.call(
+        "RuleService", "GetRules", rules_pb.GetRulesRequest(version=999)),
+         grpc.StatusCode.NOT_FOUND, ("version 999 does not exist", "published are 1 to")),
     Case("agent: unknown status", lambda c: c.admin.call(
         "AgentService", "SetAgentStatus", agents_pb.SetAgentStatusRequest(
             agent_id="alice", status=99)),  # type: ignore[arg-type]
