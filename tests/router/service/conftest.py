@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from clients.client import AsyncRouterClient
+from router.embedded_redis import EmbeddedRedis
 from router.serve import Running, running_router
 from router.settings import Settings, load_settings
 
@@ -37,6 +38,15 @@ def router_settings(
         model_dir=model_data,
         **overrides,
     )
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis of this test alone (the session's must not be stopped under other tests)."""
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

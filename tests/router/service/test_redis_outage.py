@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -20,15 +19,6 @@ from tests.router.service.conftest import eventually, router_settings
 
 BEFORE = make_ticket("t-before-outage", "Invoice charged twice", "Refund the second charge.")
 DURING = make_ticket("t-during-outage", "Cannot log in", "The password reset mail never arrives.")
-
-
-@pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis of this test alone (the session's must not be stopped under other tests)."""
-    server = EmbeddedRedis(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 async def get(client: AsyncRouterClient, ticket_id: str) -> tickets_pb.GetTicketResponse:
