@@ -24,6 +24,7 @@ from router.admission import AdmissionLimit
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import InvalidArgument, NotFound, Unavailable
+from router.health import RedisHealth
 from router.history.database import create_schema, open_database
 from router.history.queries import list_agents, past_submissions
 from router.history.writer_process import WriterProcess
@@ -35,6 +36,7 @@ from router.queue_states import RecentQueueStates
 from router.rule_store import StoredRuleSet
 from router.rules import Decision, RuleSet
 from router.scoring_adapter import ScoringAdapter, scoring_ticket
+from router.services import SERVICE_NAMES
 from router.settings import Settings
 from router.sla.sweep import SlaSweep
 from router.tasks import cancel_and_wait
@@ -123,12 +125,14 @@ class RouterApp:
                                             nice=self.settings.history_writer_nice,
                                             cpus=self.writer_cpus)
         self.tracing_interceptors: list[Any] = []
-        self.health: Any = None
+        self.health = RedisHealth(self.redis_url, SERVICE_NAMES,
+                                  self.settings.health_check_interval_s)
 
     # --- life cycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Create the history schema, load the live rules, start the background loops."""
+        """Create the history schema, load the live rules, start the background loops (the
+        health check among them)."""
         create_schema(self.engine)
         reindexed = await self.queues.reindex_agents()  # after an upgrade of the index layout
         if reindexed:
@@ -148,12 +152,15 @@ class RouterApp:
         self._tasks.append(asyncio.create_task(self.sla_sweep.run(), name="sla-sweep"))
         self.history_writer.start()
         self._tasks.append(asyncio.create_task(self._keep_writer_alive(), name="writer-watch"))
+        await self.health.check()  # the statuses are set before the server takes a call
+        self._tasks.append(asyncio.create_task(self.health.run(), name="health"))
         self.metrics.observe_queues(self._queue_snapshot_sync)
 
     async def stop(self) -> None:
         """Stop the loops and close connections (in-flight work is in Redis, not here)."""
         for task in self._tasks:
             await cancel_and_wait(task)
+        await self.health.aclose()
         await self.offer_hub.stop()
         await self.rules.stop()
         await asyncio.to_thread(self.history_writer.stop)

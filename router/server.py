@@ -10,24 +10,19 @@ import ipaddress
 import socket
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from router.api.ticket_router.v1 import (
-    agent_service_pb2,
-    queue_service_pb2,
-    rule_service_pb2,
-    ticket_service_pb2,
-    ticket_service_pb2_grpc,
-)
 from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc
 from router.api.ticket_router.v1 import queue_service_pb2_grpc as queues_grpc
 from router.api.ticket_router.v1 import rule_service_pb2_grpc as rules_grpc
+from router.api.ticket_router.v1 import ticket_service_pb2_grpc
 from router.app import RouterApp
 from router.auth import KeyRing
 from router.errors import FailedPrecondition
 from router.interceptors import ServiceInterceptor
 from router.metrics import MetricsInterceptor
+from router.services import SERVICE_NAMES
 from router.services.agents import AgentService
 from router.services.queue_service import QueueService
 from router.services.rules import RuleService
@@ -37,13 +32,6 @@ from router.settings import Settings
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Accept messages this large, so an oversized ticket body gets our own clear
 INVALID_ARGUMENT (with the limit) rather than the transport's RESOURCE_EXHAUSTED."""
-
-SERVICE_NAMES = (
-    ticket_service_pb2.DESCRIPTOR.services_by_name["TicketService"].full_name,
-    agent_service_pb2.DESCRIPTOR.services_by_name["AgentService"].full_name,
-    queue_service_pb2.DESCRIPTOR.services_by_name["QueueService"].full_name,
-    rule_service_pb2.DESCRIPTOR.services_by_name["RuleService"].full_name,
-)
 
 
 def is_loopback(host: str) -> bool:
@@ -99,8 +87,7 @@ async def create_server(app: RouterApp, settings: Settings) -> tuple[grpc.aio.Se
     queues_grpc.add_QueueServiceServicer_to_server(QueueService(app), server)
     rules_grpc.add_RuleServiceServicer_to_server(RuleService(app), server)
 
-    health_servicer = health.aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(app.health.servicer, server)
     reflection.enable_server_reflection(
         (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME),
@@ -115,9 +102,6 @@ async def create_server(app: RouterApp, settings: Settings) -> tuple[grpc.aio.Se
     else:
         port = server.add_insecure_port(address)
     await server.start()
-    for name in ("", *SERVICE_NAMES):
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    app.health = health_servicer
     return server, port
 
 

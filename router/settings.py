@@ -37,6 +37,9 @@ DEFAULT_OFFER_TIMEOUT_S = 30.0
 DEFAULT_SLA_RESCORE_INTERVAL_S = 30.0
 """How often the live SLA sweep re-scores one ticket (the work is shared by all routers)."""
 
+DEFAULT_HEALTH_CHECK_INTERVAL_S = 1.0
+"""How often a router pings its Redis to set its grpc.health.v1 status (SERVING or not)."""
+
 DEFAULT_MAX_BODY_CHARS = 50_000
 """Longest ticket body accepted; longer ones are refused with INVALID_ARGUMENT."""
 
@@ -91,6 +94,12 @@ class Settings(BaseSettings):
         DEFAULT_SLA_RESCORE_INTERVAL_S,
         gt=0,
         description="Each waiting or unanswered ticket's SLA risk is re-scored at most this often.",
+    )
+    health_check_interval_s: float = Field(
+        DEFAULT_HEALTH_CHECK_INTERVAL_S,
+        gt=0,
+        description="How often the router pings Redis: NOT_SERVING (grpc.health.v1) while it "
+        "does not answer, SERVING again once it does.",
     )
     max_body_chars: int = Field(DEFAULT_MAX_BODY_CHARS, gt=0)
     max_inflight_submissions: int = Field(
