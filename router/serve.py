@@ -121,6 +121,8 @@ async def running_router(
             try:
                 yield Running(app, server, port, redis_url)
             finally:
+                # NOT_SERVING first: a health Watch sees it while the calls in flight finish.
+                await app.health.enter_graceful_shutdown()
                 await server.stop(grace=5)
         finally:
             await app.stop()

@@ -1,9 +1,10 @@
-"""grpc.health.v1 follows what the router can do: NOT_SERVING while its Redis is down, SERVING
-again when Redis is back."""
+"""grpc.health.v1 follows what the router can do: NOT_SERVING while its Redis is down and while
+it shuts down, SERVING again when Redis is back."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from router.embedded_redis import EmbeddedRedis
 from router.serve import running_router
 from router.services import SERVICE_NAMES
 from tests.router.service.conftest import eventually, router_settings
+from tests.router.service.processes import RouterProcess
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -85,3 +87,20 @@ async def test_watch_sees_not_serving_then_serving(
         assert (await asyncio.wait_for(stream.read(), NOTICE_S)).status == SERVING
         stream.cancel()
 
+
+async def test_sigterm_turns_health_not_serving_before_the_server_stops(
+    redis_url: str, tmp_path: Path, model_dir: Path
+) -> None:
+    router = RouterProcess(redis_url, tmp_path / "router", model_dir)
+    try:
+        await asyncio.to_thread(router.wait_ready)
+        async with grpc.aio.insecure_channel(router.target) as channel:
+            stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+            assert (await asyncio.wait_for(stream.read(), NOTICE_S)).status == SERVING
+
+            router.process.send_signal(signal.SIGTERM)
+            assert (await asyncio.wait_for(stream.read(), NOTICE_S)).status == NOT_SERVING
+            stream.cancel()  # the server waits for open calls (up to its grace) before it ends
+        assert await asyncio.to_thread(router.process.wait, 20) == 0, router.log_tail()
+    finally:
+        await asyncio.to_thread(router.stop)
