@@ -1,5 +1,7 @@
 -- record_first_response: the assigned agent replied to the customer for the first time.
 -- Recording it again returns the first time (safe retry); only the first call emits an event.
+-- A ticket resolved before its first response was recorded (the helpdesk reported them out of
+-- order) gets its resolution time: it cannot have been answered later than it was resolved.
 -- KEYS[1..8] the tenant keys (see _prelude.lua); ARGV[1..2] as in _prelude.lua
 -- ARGV[3] ticket id
 -- ARGV[4] agent id
@@ -17,9 +19,11 @@ if t.agent ~= agent_id then
   return fail('not_offer_holder', 'ticket ' .. ticket_id .. ' is assigned to another agent',
               'agent_id')
 end
-t.first_response_ms = NOW
+local at = NOW
+if t.status == 'completed' and t.finished_ms then at = math.min(NOW, t.finished_ms) end
+t.first_response_ms = at
 stop_sla_checks(t)
 save_ticket(t)
-emit('first_response', ticket_id, t.queue, agent_id, {channel = t.channel,
-                                                      wait_ms = NOW - (t.enqueued_ms or NOW)})
-return ok({at_ms = NOW, new = true})
+emit('first_response', ticket_id, t.queue, agent_id, {channel = t.channel, at_ms = at,
+                                                      wait_ms = at - (t.enqueued_ms or at)})
+return ok({at_ms = at, new = true})

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 WAITING, OFFERED, ASSIGNED, RESOLVED, CANCELLED = (
@@ -114,8 +114,10 @@ def fold_ticket(events: Iterable[StoredEvent]) -> dict[str, Any]:
                 row["rejections"] += 1
             elif kind == "offer_expired":
                 row["expirations"] += 1
-        elif kind == "first_response":
-            first("first_response_at", event.time)
+        elif kind == "first_response":  # at_ms: when it was answered, if reported late
+            at_ms = event.data.get("at_ms")
+            first("first_response_at", event.time if not isinstance(at_ms, int | float) else
+                  datetime.fromtimestamp(at_ms / 1000, UTC))
         elif kind in ("completed", "resolved"):
             row["state"] = RESOLVED
             first("resolved_at", event.time)

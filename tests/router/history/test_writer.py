@@ -132,6 +132,21 @@ def test_transfer_and_cancel(history: Engine) -> None:
     assert ticket.resolved_at is None
 
 
+def test_a_first_response_reported_after_resolving_keeps_the_time_it_carries(
+    history: Engine,
+) -> None:
+    events = [
+        event(0, "enqueued", ticket="t3"),
+        event(1, "offered", ticket="t3", agent="a1"),
+        event(2, "accepted", ticket="t3", agent="a1"),
+        event(5, "completed", ticket="t3", agent="a1"),
+        event(9, "first_response", ticket="t3", agent="a1", at_ms=1_700_000_005_000),
+    ]
+    HistoryWriter(history, ListSource([])).write_batch(events)
+    ticket = get_ticket(history, "t3")
+    assert ticket.first_response_at == at(5) == ticket.resolved_at
+
+
 def test_batches_stored_out_of_order_give_the_same_projection(history: Engine) -> None:
     writer = HistoryWriter(history, ListSource([]))
     batches = [LIFECYCLE[i : i + 3] for i in range(0, len(LIFECYCLE), 3)]
