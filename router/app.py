@@ -34,7 +34,7 @@ from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
 from router.queue_states import RecentQueueStates
 from router.rule_store import StoredRuleSet
-from router.rules import Decision, RuleSet
+from router.rules import Condition, Decision, RuleSet, TicketValues
 from router.scoring_adapter import ScoringAdapter, scoring_ticket
 from router.services import SERVICE_NAMES
 from router.settings import Settings
@@ -458,22 +458,28 @@ class RouterApp:
         )
 
     async def explain(
-        self, ticket: pb.Ticket, rule_version: int | None
+        self, ticket: pb.Ticket, rule_version: int | None, holder: str | None = None
     ) -> rules_pb.ExplainRoutingResponse:
-        """Why a ticket goes where it goes: rules checked, scores, candidate agents."""
+        """Why a ticket goes where it goes: rules checked, scores, candidate agents.
+
+        Args:
+            holder: the agent the ticket is offered or assigned to, if any: the chosen one
+                (else the first eligible candidate, the one the assignment policy would pick).
+        """
         rule_set = self.rules.current
         if rule_version and rule_version != rule_set.version:
             rule_set = await self.rules.store.load(rule_version)
         scored = await self._score_and_decide(ticket, rule_set, explain=True)
         scores, decision, stats = scored.scores, scored.decision, scored.stats
         lines = {rule.id: rule.line for rule in rule_set.rules}
+        values, rule_scores = ticket_values(ticket), RuleScores(scores, lambda: scores.sla_risk)
         response = rules_pb.ExplainRoutingResponse(
             rules=[
                 rules_pb.RuleCheck(
                     rule_id=check.rule_id,
                     line=lines.get(check.rule_id) or 0,
                     matched=check.matched,
-                    failed_condition=check.failed.text if check.failed else "",
+                    failed_condition=_as_seen(check.failed, values, rule_scores),
                 )
                 for check in decision.trace
             ],
@@ -487,16 +493,20 @@ class RouterApp:
                 channel=convert.channel_name(ticket.channel),
                 skills=dict(decision.required_skills),
             )
-            chosen = next((c.agent_id for c in candidates if c.eligible), None)
+            chosen = holder or next((c.agent_id for c in candidates if c.eligible), None)
             response.candidates.extend(
-                rules_pb.CandidateAgent(
+                rules_pb.CandidateAgent(  # the holder was eligible: its capacity is the ticket's
                     agent_id=c.agent_id,
-                    eligible=c.eligible,
-                    reason=c.reason or "eligible",
+                    eligible=c.eligible or c.agent_id == holder,
+                    reason="" if c.eligible or c.agent_id == holder else c.reason or "",
                     chosen=c.agent_id == chosen,
                 )
                 for c in candidates
             )
+            if holder and holder not in {c.agent_id for c in candidates}:
+                response.candidates.append(
+                    rules_pb.CandidateAgent(agent_id=holder, eligible=True, chosen=True)
+                )
         return response
 
     # --- background loops ------------------------------------------------------------------
@@ -542,3 +552,13 @@ _REASON_NAMES = {
     pb.ROUTING_REASON_TRIAGE: "triage",
     pb.ROUTING_REASON_DEFAULT: "default",
 }
+
+
+def _as_seen(condition: Condition | None, values: TicketValues, scores: TicketValues) -> str:
+    """A failed condition as written, with the value it saw: `tier in [gold] (was: basic)`."""
+    if condition is None:
+        return ""
+    if condition.field is None:  # all / any / not: the text says it all
+        return condition.text
+    seen = condition.value(values, scores)
+    return f"{condition.text} (was: {'missing' if seen is None else seen})"

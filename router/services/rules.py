@@ -102,8 +102,10 @@ class RuleService(rules_grpc.RuleServiceServicer):
     async def ExplainRouting(
         self, request: rules_pb.ExplainRoutingRequest, context: grpc.aio.ServicerContext
     ) -> rules_pb.ExplainRoutingResponse:
+        holder = None
         if request.HasField("ticket_id"):
-            ticket = (await self.app.ticket(request.ticket_id)).ticket
+            routed = await self.app.ticket(request.ticket_id)
+            ticket, holder = routed.ticket, routed.state.agent_id
         elif request.HasField("ticket"):
             ticket = request.ticket
             check_ticket(
@@ -111,7 +113,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
             )
         else:
             raise InvalidArgument("give a ticket_id or a ticket", field="subject")
-        return await self.app.explain(ticket, request.rule_version or None)
+        return await self.app.explain(ticket, request.rule_version or None, holder)
 
     async def SimulateRules(
         self, request: rules_pb.SimulateRulesRequest, context: grpc.aio.ServicerContext
