@@ -91,7 +91,8 @@ def demo(
     tickets: Annotated[int, typer.Option(help="How many demo tickets to stream.")] = 400,
     rate: Annotated[float, typer.Option(help="Tickets submitted per second.")] = 40.0,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Data directory (default: the user data directory).")
+        Path | None,
+        typer.Option(help="Data directory (default: `demo` in the user data directory)."),
     ] = None,
 ) -> None:
     """Start a router on embedded defaults, simulate a team and a ticket stream, summarise."""

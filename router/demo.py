@@ -124,6 +124,14 @@ async def _register_team(client: AsyncRouterClient) -> list[str]:
     return agent_ids
 
 
+async def _send_team_home(client: AsyncRouterClient, agent_ids: list[str]) -> None:
+    """Set the simulated agents offline: a router serving this data directory later must not
+    offer real tickets to them (their offers come back to the queues)."""
+    for agent_id in agent_ids:
+        await client.call("AgentService", "SetAgentStatus", agents_pb.SetAgentStatusRequest(
+            agent_id=agent_id, status=agents_pb.AGENT_STATUS_OFFLINE))
+
+
 def _stats_table(rows: list[queues_pb.QueueStats], submitted: int, total: int) -> Table:
     table = Table(title=f"ticket-router demo: {submitted}/{total} tickets submitted")
     for column in ("queue", "waiting", "oldest wait (s)", "agents available", "agents busy"):
@@ -181,6 +189,7 @@ async def run_demo(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, grpc.aio.AioRpcError):
                     await task
+            await _send_team_home(client, agent_ids)
     _print_summary(console, stats, tickets)
     return stats
 
@@ -223,8 +232,15 @@ def _print_summary(console: Console, stats: DemoStats, tickets: int) -> None:
     console.print(table)
 
 
-def demo_settings(data_dir: Path | None) -> Settings:
-    """Embedded defaults on free ports, in `data_dir` or the default data directory."""
-    from router.settings import load_settings
+DEMO_SUBDIR = "demo"
+"""The demo's own data directory inside the default one: its simulated team and tickets stay
+out of the Redis and history of a router serving the default directory."""
 
-    return load_settings(data_dir=data_dir, port=0, metrics_port=0)
+
+def demo_settings(data_dir: Path | None) -> Settings:
+    """Embedded defaults on free ports, in `data_dir` or the default data directory's
+    `demo` subdirectory."""
+    from router.settings import default_data_dir, load_settings
+
+    return load_settings(data_dir=data_dir or default_data_dir() / DEMO_SUBDIR, port=0,
+                         metrics_port=0)
