@@ -1,11 +1,14 @@
 """Client commands of `ticket-router`: submit tickets, manage agents and rules, watch queues.
 
 Every command talks to a running router (`--target`, default 127.0.0.1:50051) with the
-Python client; `--api-key` (or TICKET_ROUTER_API_KEY) authenticates.
+Python client; `--api-key` (or TICKET_ROUTER_API_KEY) authenticates. A router serving TLS is
+reached with TICKET_ROUTER_CA_FILE (the PEM of the CA that signed its certificate) or
+TICKET_ROUTER_TLS=1 (a certificate the system trusts).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +27,7 @@ KeyOption = Annotated[
     str | None, typer.Option("--api-key", envvar="TICKET_ROUTER_API_KEY", help="API key.")
 ]
 DEFAULT_TARGET = "127.0.0.1:50051"
+CA_FILE_ENV, TLS_ENV = "TICKET_ROUTER_CA_FILE", "TICKET_ROUTER_TLS"
 
 agents_app = typer.Typer(help="Register agents and change their status.", no_args_is_help=True)
 rules_app = typer.Typer(help="Read, validate, publish and explain routing rules.",
@@ -31,10 +35,23 @@ rules_app = typer.Typer(help="Read, validate, publish and explain routing rules.
 console = Console()
 
 
+def _tls() -> dict[str, Any]:
+    """TLS from the environment: TICKET_ROUTER_CA_FILE (a PEM CA to trust; implies TLS) or
+    TICKET_ROUTER_TLS=1 (the system's roots)."""
+    ca_file = os.environ.get(CA_FILE_ENV)
+    if ca_file:
+        try:
+            return {"tls": True, "root_certificates": Path(ca_file).read_bytes()}
+        except OSError as error:
+            console.print(f"[red]{CA_FILE_ENV}[/]: cannot read {ca_file}: {error.strerror}")
+            raise typer.Exit(2) from None
+    return {"tls": os.environ.get(TLS_ENV, "").lower() in ("1", "true", "yes")}
+
+
 def _call(target: str, api_key: str | None, service: str, method: str, request: Any) -> Any:
     from clients.client import RouterClient
 
-    with RouterClient(target, api_key=api_key) as client:
+    with RouterClient(target, api_key=api_key, **_tls()) as client:
         try:
             return client.call(service, method, request)
         except grpc.RpcError as error:
