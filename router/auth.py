@@ -175,11 +175,13 @@ _QUEUES = "ticket_router.v1.QueueService"
 _RULES = "ticket_router.v1.RuleService"
 _ALL = (Role.SUBMITTER, Role.AGENT, Role.LEAD)
 
-allow(_TICKETS, ["SubmitTicket", "CancelTicket", "TransferTicket"], Role.SUBMITTER, Role.LEAD)
+allow(_TICKETS, ["SubmitTicket", "CancelTicket"], Role.SUBMITTER, Role.LEAD)
+allow(_TICKETS, ["TransferTicket"], Role.SUBMITTER, Role.LEAD, Role.AGENT)  # agent: its own
 allow(_TICKETS, ["ScoreTicket", "GetTicket"], *_ALL)
 allow(_TICKETS, ["RecordFirstResponse", "ResolveTicket"], Role.SUBMITTER, Role.AGENT)
 allow(_AGENTS, ["UpsertAgent"], Role.LEAD)
-allow(_AGENTS, ["SetAgentStatus", "StreamOffers", "AcceptOffer", "RejectOffer"], Role.AGENT)
+allow(_AGENTS, ["SetAgentStatus"], Role.AGENT, Role.LEAD)  # a lead: e.g. an agent left
+allow(_AGENTS, ["StreamOffers", "AcceptOffer", "RejectOffer"], Role.AGENT)
 allow(_QUEUES, ["ListQueues", "GetQueueStats"], *_ALL)
 allow(_RULES, ["GetRules", "ValidateRules", "ExplainRouting", "SimulateRules"], Role.LEAD)
 allow(_RULES, ["PublishRules"], Role.LEAD)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -183,5 +184,7 @@ def offer_id_of(ticket_id: str, expires_at: float) -> str:
 
 
 def string_map(values: Mapping[str, Any]) -> dict[str, str]:
-    """Stringify a mapping for a proto `map<string, string>`."""
-    return {str(key): str(value) for key, value in values.items()}
+    """A mapping for a proto `map<string, string>`: strings as they are, other values as JSON
+    (`true`, `3`, `{"a": 1}`), which any client can read back."""
+    return {str(key): value if isinstance(value, str) else json.dumps(value, default=str)
+            for key, value in values.items()}

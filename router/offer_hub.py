@@ -69,6 +69,10 @@ class OfferHub:
         """Start the tail; it reads the stream only while some agent is subscribed."""
         self._task = asyncio.create_task(self._run(), name="offer-hub")
 
+    async def latest_id(self) -> str:
+        """The newest event's id ("0-0" when none, or Redis does not answer)."""
+        return await self._latest_id()
+
     async def _latest_id(self) -> str:
         try:
             newest = await self.client.xrevrange(self.stream_key, count=1)

@@ -269,7 +269,8 @@ local function hand_back(t, a, kind, cooloff_ms, reason, note)
   save_ticket(t)
   save_agent(a)
   index_agent(a)
-  emit(kind, t.id, t.queue, a.id, {channel = t.channel, reason = reason, note = note})
+  emit(kind, t.id, t.queue, a.id, {channel = t.channel, reason = reason, note = note,
+                                   expires_ms = view.expires_ms})  -- names the offer withdrawn
   return view
 end
 

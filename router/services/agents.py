@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,10 +16,34 @@ from router.api.ticket_router.v1 import agent_service_pb2_grpc as agents_grpc
 from router.app import RouterApp
 from router.errors import InvalidArgument, NotFound, OfferExpired
 from router.interceptors import current_principal
+from router.offer_hub import AGENT_EVENTS
 from router.validation import check_agent, check_id, check_note
 
 HEARTBEAT_S = 15.0
 """A stream re-sends the agent's pending offers this often, so a lost event costs at most this."""
+
+
+RESUME_TOKEN = re.compile(r"\d{1,20}-\d{1,20}")
+"""A resume token is an event id of the queues' stream."""
+REPLAY_MAX_EVENTS = 50_000
+"""Events read after a resume token at most, looking for missed withdrawals."""
+_HANDED_BACK = frozenset({EventType.REJECTED, EventType.OFFER_EXPIRED, EventType.OFFER_REVOKED})
+
+
+def _withdrawal(event: Event) -> agents_pb.StreamOffersResponse:
+    """The stream message of an offer the agent can no longer accept."""
+    data = event.data or {}
+    expires_ms = data.get("expires_ms")
+    reason = str(data.get("reason") or event.type) if event.type in _HANDED_BACK else event.type
+    return agents_pb.StreamOffersResponse(
+        withdrawal=agents_pb.OfferWithdrawal(
+            ticket_id=event.ticket_id or "",
+            reason=reason,
+            offer_id=convert.offer_id_of(event.ticket_id or "", expires_ms / 1000)
+            if isinstance(expires_ms, int | float) else "",
+        ),
+        resume_token=event.event_id,
+    )
 
 
 class AgentService(agents_grpc.AgentServiceServicer):
@@ -72,15 +97,25 @@ class AgentService(agents_grpc.AgentServiceServicer):
         self, request: agents_pb.StreamOffersRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[agents_pb.StreamOffersResponse]:
         check_id(request.agent_id, "agent_id")
+        if request.resume_after and not RESUME_TOKEN.fullmatch(request.resume_after):
+            raise InvalidArgument(
+                f"resume_after {request.resume_after[:40]!r} is not a resume token; pass the "
+                "resume_token of the last message processed, e.g. 1718000000000-0, or nothing",
+                field="resume_after",
+            )
         current_principal().require_agent(request.agent_id)
         await self._agent(request.agent_id)
         sent: set[str] = set()
         # Subscribe before reading the pending offers, so nothing made in between is missed;
         # pending offers are sent again on every (re)connection: an offer is never lost.
         async with self.app.offer_hub.subscribe(request.agent_id) as events:
+            token = await self.app.offer_hub.latest_id()
+            if request.resume_after:
+                for missed in await self._missed_withdrawals(request):
+                    yield missed
             while True:
                 for offer in await self.app.queues.pending_offers(request.agent_id):
-                    message = await self._offer_response(offer, resume_token="")
+                    message = await self._offer_response(offer, resume_token=token)
                     if message.offer.offer_id not in sent:
                         sent.add(message.offer.offer_id)
                         yield message
@@ -105,12 +140,35 @@ class AgentService(agents_grpc.AgentServiceServicer):
                     sent.add(response.offer.offer_id)
                     return response
             return None  # already accepted, expired or withdrawn
-        return agents_pb.StreamOffersResponse(
-            withdrawal=agents_pb.OfferWithdrawal(
-                ticket_id=event.ticket_id, reason=event.type, offer_id=""
-            ),
-            resume_token=event.event_id,
-        )
+        return _withdrawal(event)
+
+    async def _missed_withdrawals(
+        self, request: agents_pb.StreamOffersRequest
+    ) -> list[agents_pb.StreamOffersResponse]:
+        """Withdrawals of this agent's offers after `resume_after` (the client was away), for
+        tickets it no longer holds; within the event stream's retention, at most
+        REPLAY_MAX_EVENTS events read."""
+        pending = await self.app.queues.pending_offers(request.agent_id)
+        open_offers = {convert.offer_id(o) for o in pending}
+        held = {o.ticket_id for o in pending}
+        missed, after, read = [], request.resume_after, 0
+        while read < REPLAY_MAX_EVENTS:
+            page = await self.app.offer_hub.reader.read(after, 500)
+            if not page:
+                break
+            read, after = read + len(page), page[-1].event_id
+            for event in page:
+                if (event.agent_id != request.agent_id or event.type not in AGENT_EVENTS
+                        or event.type == EventType.OFFERED):
+                    continue
+                message = _withdrawal(event)
+                offer_id = message.withdrawal.offer_id
+                # skip what is open now, and a ticket held again when the event does not
+                # name the offer it withdrew
+                if offer_id in open_offers or (not offer_id and event.ticket_id in held):
+                    continue
+                missed.append(message)
+        return missed
 
     async def _offer_response(
         self, offer: Offer, *, resume_token: str

@@ -12,7 +12,8 @@ from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
 from router.api.ticket_router.v1 import ticket_service_pb2_grpc as tickets_grpc
 from router.app import Routed, RouterApp
-from router.errors import FailedPrecondition, InvalidArgument
+from router.auth import Role
+from router.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from router.history.models import HistoryEvent
 from router.history.queries import ticket_timeline
 from router.interceptors import current_principal
@@ -118,6 +119,16 @@ class TicketService(tickets_grpc.TicketServiceServicer):
         if request.priority and request.priority not in convert.PRIORITY_NAMES:
             raise InvalidArgument("use PRIORITY_P1..PRIORITY_P4", field="priority")
         note = check_note(request.reason, "reason")
+        principal = current_principal()
+        if principal.role is Role.AGENT:  # an agent moves only what it holds
+            check_id(request.agent_id, "agent_id")
+            principal.require_agent(request.agent_id)
+            holder = (await self.app.ticket(request.ticket_id)).state.agent_id
+            if holder != request.agent_id:
+                raise PermissionDenied(
+                    f"agent {request.agent_id!r} may transfer only tickets offered or assigned "
+                    f"to it; ticket {request.ticket_id!r} is not"
+                )
         state = await self.app.transfer(
             request.ticket_id, request.queue, request.priority or None, note
         )

@@ -69,7 +69,7 @@ def upsert_agent(_: str) -> tuple[str, str, object]:
 MATRIX = {
     #                 submitter  agent     lead      admin  no key           unknown key
     submit:         (OK,        DENIED,   OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
-    set_own_status: (DENIED,    OK,       DENIED,   OK,    UNAUTHENTICATED, UNAUTHENTICATED),
+    set_own_status: (DENIED,    OK,       OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
     list_queues:    (OK,        OK,       OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
     get_rules:      (DENIED,    DENIED,   OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
     simulate_rules: (DENIED,    DENIED,   OK,       OK,    UNAUTHENTICATED, UNAUTHENTICATED),
@@ -165,6 +165,21 @@ async def test_an_agent_key_acts_only_for_its_own_agent(keyed_router: Running) -
         accepted = await owner.call("AgentService", "AcceptOffer", agents_pb.AcceptOfferRequest(
             agent_id=holder, ticket_id="t-auth-1"))  # the thief's attempts changed nothing
         assert accepted.assignment.agent_id == holder
+
+        # an agent may transfer a ticket it holds, not another's, nor name another agent
+        thief_id = "bob" if holder == AGENT_OF_AGENT_KEY else AGENT_OF_AGENT_KEY
+        for agent_id, words in ((thief_id, "may transfer only tickets"),
+                                (holder, f"may not act for agent {holder!r}")):
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await thief.call("TicketService", "TransferTicket", transfer(agent_id))
+            assert caught.value.code() == DENIED and words in (caught.value.details() or "")
+        moved = await owner.call("TicketService", "TransferTicket", transfer(holder))
+        assert moved.queue == "triage"
+
+
+def transfer(agent_id: str) -> tickets_pb.TransferTicketRequest:
+    return tickets_pb.TransferTicketRequest(ticket_id="t-auth-1", queue="triage",
+                                            agent_id=agent_id)
 
 
 async def test_health_and_reflection_need_no_key(keyed_router: Running) -> None:

@@ -76,7 +76,10 @@ class AgentServiceServicer:
 
     def UpsertAgent(self, request, context):
         """Creates an agent or replaces its skills, capacity, queues and display name.
-        New agents start AGENT_STATUS_OFFLINE; lowering capacity never revokes held assignments.
+        A new agent starts AGENT_STATUS_AVAILABLE; an update keeps the agent's status (only
+        SetAgentStatus changes it). Open offers the new profile no longer fits (a queue left, a
+        skill level lost, a capacity below the load: the newest offers first) are withdrawn and
+        offered again; accepted tickets stay with the agent.
 
         Role: lead or admin.
         Errors: INVALID_ARGUMENT (empty id, capacity < 0, skill level < 1, unknown channel key),
@@ -100,10 +103,12 @@ class AgentServiceServicer:
     def StreamOffers(self, request, context):
         """Streams offers to one agent's desktop until the call is cancelled.
 
-        On (re)connection the server first sends every offer the agent still holds that is newer
-        than `resume_after` (all of them when it is empty), then new offers and withdrawals as
-        they happen. A client that reconnects with the resume token of the last message it
-        processed loses nothing; an offer is a reservation, so one not yet answered is sent again.
+        On (re)connection with `resume_after` the server first sends the withdrawals of this
+        agent's offers since that token (those the client missed while away, within the event
+        stream's retention), then every offer the agent holds now (sent again on each connection:
+        an offer is a reservation, so one not yet answered is never lost), then new offers and
+        withdrawals as they happen. A client that reconnects with the resume token of the last
+        message it processed loses nothing.
 
         Role: agent (itself only) or admin.
         Errors: NOT_FOUND (unknown agent), INVALID_ARGUMENT (malformed resume token),

@@ -91,7 +91,7 @@ class TicketServiceServicer:
 
         Idempotent by ticket id: submitting an id that exists changes nothing and returns the
         first submission's scores and decision with `created = false`, whatever the new content.
-        Role: submitter or admin.
+        Role: submitter, lead or admin.
         Errors: INVALID_ARGUMENT (missing id, empty text, body too long, unspecified channel),
         RESOURCE_EXHAUSTED (the queue is full), UNAVAILABLE.
         """
@@ -102,7 +102,7 @@ class TicketServiceServicer:
     def ScoreTicket(self, request, context):
         """Scores a ticket and computes its routing decision without storing or queueing anything.
 
-        Role: submitter, lead or admin.
+        Role: any.
         Errors: INVALID_ARGUMENT, UNAVAILABLE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -123,7 +123,8 @@ class TicketServiceServicer:
         """Records the assigned agent's first response to the customer (stops the first-response
         SLA clock). Repeating it returns the first recorded time and changes nothing.
 
-        Role: agent (its own tickets only) or admin.
+        Role: agent (its own tickets only), submitter (a helpdesk reporting for its agents) or
+        admin.
         Errors: NOT_FOUND (unknown ticket), FAILED_PRECONDITION (the ticket is not assigned to
         this agent, or is cancelled), UNAVAILABLE.
         """
@@ -135,7 +136,8 @@ class TicketServiceServicer:
         """Marks an assigned ticket resolved and frees the agent's capacity on its channel.
         Repeating it returns the first resolution time and changes nothing.
 
-        Role: agent (its own tickets only) or admin.
+        Role: agent (its own tickets only), submitter (a helpdesk reporting for its agents) or
+        admin.
         Errors: INVALID_ARGUMENT (resolution over 1,000 characters), NOT_FOUND (unknown ticket),
         FAILED_PRECONDITION (not assigned to this agent, or cancelled), UNAVAILABLE.
         """
@@ -147,7 +149,7 @@ class TicketServiceServicer:
         """Cancels a ticket that is not resolved: removes it from its queue, withdraws its offer or
         frees its agent. Cancelling a cancelled ticket returns the first cancellation time.
 
-        Role: submitter or admin.
+        Role: submitter, lead or admin.
         Errors: INVALID_ARGUMENT (reason over 1,000 characters), NOT_FOUND (unknown ticket),
         FAILED_PRECONDITION (already resolved), UNAVAILABLE.
         """
@@ -160,7 +162,8 @@ class TicketServiceServicer:
         offer (an outstanding offer is withdrawn, an assigned agent's capacity freed).
         Not idempotent: a repeat after the ticket was offered again moves it again.
 
-        Role: agent (its own tickets only), lead or admin.
+        Role: agent (a ticket offered or assigned to it, named in agent_id), submitter, lead or
+        admin.
         Errors: INVALID_ARGUMENT (reason over 1,000 characters), NOT_FOUND (unknown ticket or
         queue), FAILED_PRECONDITION (resolved or cancelled), UNAVAILABLE.
         """
