@@ -204,6 +204,9 @@ def rules_what_if(
     limit: Annotated[int, typer.Option(help="Latest N tickets of the window (0: 10,000).")] = 0,
     examples: Annotated[int, typer.Option(help="Changed tickets listed (0: 10).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the response as JSON.")] = False,
+    out: Annotated[
+        Path | None, typer.Option(help="Also write what-if.html with plots into this folder.")
+    ] = None,
     target: TargetOption = DEFAULT_TARGET,
     api_key: KeyOption = None,
 ) -> None:
@@ -223,6 +226,12 @@ def rules_what_if(
         since=convert_time(first), until=convert_time(end),
     )
     reply = _call(target, api_key, "RuleService", "SimulateRules", request)
+    if out is not None:
+        from router.what_if_report import write_what_if_html
+
+        page = write_what_if_html(reply, path.name, out)
+        if not as_json:
+            console.print(f"HTML report: {page}")
     if as_json:
         _print(reply)
         return

@@ -188,6 +188,16 @@ async def test_the_cli_prints_the_comparison(
     assert result.exit_code == 0, result.output
     assert f"{TICKETS} tickets submitted" in result.output
     assert "chat-desk" in result.output and "Predicted SLA breaches" in result.output
+
+    with_page = await asyncio.to_thread(
+        CliRunner().invoke, cli_app,
+        ["rules", "what-if", str(path), "--out", str(tmp_path / "reports"),
+         "--target", f"127.0.0.1:{router.port}"],
+    )
+    assert with_page.exit_code == 0, with_page.output
+    page = (tmp_path / "reports" / "what-if.html").read_text()
+    assert "<td>chat-desk</td>" in page and page.count("data:image/png;base64,") == 2
+    assert f"{TICKETS} past tickets replayed" in page
     bad = await asyncio.to_thread(
         CliRunner().invoke, cli_app,
         ["rules", "what-if", str(path), "--since", "yesterday",
