@@ -77,6 +77,8 @@ class Scored:
     decision: Decision
     stats: Any
     sla_basis: str | None = None
+    rule_scores: RuleScores | None = None
+    """The scores the rules saw (their SLA risk without a queue state, when a rule tested it)."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ class RouterApp:
         else:
             scores.sla_risk = self.scoring.sla_risk(plain, stats, priority)
         self.metrics.record_scoring_duration(time.perf_counter() - started, "all")
-        return Scored(scores, decision, stats, basis)
+        return Scored(scores, decision, stats, basis, rule_scores)
 
     def _stored(self, state: TicketState, *, created: bool) -> Routed:
         ticket, scores, decision = convert.stored_submission(state.data or {})
@@ -472,7 +474,7 @@ class RouterApp:
         scored = await self._score_and_decide(ticket, rule_set, explain=True)
         scores, decision, stats = scored.scores, scored.decision, scored.stats
         lines = {rule.id: rule.line for rule in rule_set.rules}
-        values, rule_scores = ticket_values(ticket), RuleScores(scores, lambda: scores.sla_risk)
+        values, rule_scores = ticket_values(ticket), scored.rule_scores
         response = rules_pb.ExplainRoutingResponse(
             rules=[
                 rules_pb.RuleCheck(
@@ -554,11 +556,13 @@ _REASON_NAMES = {
 }
 
 
-def _as_seen(condition: Condition | None, values: TicketValues, scores: TicketValues) -> str:
+def _as_seen(
+    condition: Condition | None, values: TicketValues, scores: TicketValues | None
+) -> str:
     """A failed condition as written, with the value it saw: `tier in [gold] (was: basic)`."""
     if condition is None:
         return ""
-    if condition.field is None:  # all / any / not: the text says it all
+    if condition.field is None or scores is None:  # all / any / not: the text says it all
         return condition.text
     seen = condition.value(values, scores)
     return f"{condition.text} (was: {'missing' if seen is None else seen})"

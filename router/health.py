@@ -52,7 +52,7 @@ class RedisHealth:
             async with asyncio.timeout(PING_TIMEOUT_S):
                 with redis_errors():
                     await self._client.ping()
-        except (Unavailable, TimeoutError) as error:
+        except (Unavailable, TimeoutError, redis.RedisError) as error:  # e.g. BUSY (a script)
             await self._set(False, str(error.__cause__ or error) or "no answer in time")
             return False
         await self._set(True, "")
@@ -62,7 +62,10 @@ class RedisHealth:
         """Check every `interval_s` until cancelled."""
         while True:
             await asyncio.sleep(self.interval_s)
-            await self.check()
+            try:
+                await self.check()
+            except Exception:  # keep watching whatever one check does
+                logger.exception("health check failed")
 
     async def aclose(self) -> None:
         """Close the connection (after `run` ended)."""

@@ -41,6 +41,7 @@ from typing import Any, Literal, NamedTuple, TypeGuard
 import re2
 from re2 import _re2  # the compiled binding, see _compile_search
 
+from queues.keys import check_name
 from router.config_document import (
     ConfigDocument,
     ConfigProblem,
@@ -48,6 +49,7 @@ from router.config_document import (
     Path,
     format_path,
 )
+from router.errors import InvalidArgument
 
 MAX_RULES = 1_000
 """Most rules in one rule set; more is a sign of a generated file that belongs elsewhere."""
@@ -649,11 +651,10 @@ class _RuleSetParser:
             return []
         names = []
         for index, name in enumerate(value):
-            if not isinstance(name, str) or not name.strip() or name != name.strip():
-                self.problem(("queues", index), f"a queue name must be non-empty text without "
-                                                f"surrounding spaces, not {name!r}")
-            else:
-                names.append(name)
+            try:
+                names.append(check_name(name, "queues"))
+            except InvalidArgument as error:
+                self.problem(("queues", index), error.message)
         return names
 
     def queue(self, path: Path, value: Any) -> str | None:

@@ -218,12 +218,14 @@ def simulate(
     risk_scored = all(basis is not None for basis in bases) and bool(tickets)
 
     def risk(index: int, state: QueueState) -> float:
+        """NaN without a basis (no SLA-risk task), as live: every comparison with it fails."""
         basis = bases[index]
-        return scorer.sla_risk_from_basis(basis, state) if basis is not None else 0.0
+        return scorer.sla_risk_from_basis(basis, state) if basis is not None else math.nan
 
     decisions = []
     for index, past in enumerate(tickets):
-        model_priority = convert.PRIORITY_NAMES.get(past.scores.priority, "")
+        # the model's priority; a row without probabilities: the priority it was queued with
+        model_priority = convert.PRIORITY_NAMES.get(past.scores.priority, "") or past.priority
         scores = RuleScores(past.scores, lambda i=index, p=model_priority: risk(
             i, QueueState(priority=p)))
         decisions.append(draft.decide(ticket_values(past.ticket), scores))

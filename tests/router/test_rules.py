@@ -522,7 +522,9 @@ def test_a_declared_queue_is_known_and_a_typo_is_not() -> None:
     assert "biling" in RuleSet.parse(text, "yaml").queue_names()
 
 
-@pytest.mark.parametrize("value", ["chat-desk", "[1]", "['']", "[' padded ']", "{a: b}"])
+@pytest.mark.parametrize(
+    "value", ["chat-desk", "[1]", "['']", "[' padded ']", "{a: b}", "['bad name!']"]
+)
 def test_queues_must_be_a_list_of_names(value: str) -> None:
     problems = problems_of(f"queues: {value}\ndefault_queue: triage\n")
     assert problems and all("queue" in text for _, text in problems)

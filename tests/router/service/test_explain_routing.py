@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 
 from clients.client import AsyncRouterClient
 from clients.requests import make_agent, make_ticket
+from router import convert
 from router.api.ticket_router.v1 import agent_service_pb2 as agents_pb
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
+from router.serve import Running
 
 RULES = """\
 default_queue: triage
@@ -98,3 +102,23 @@ async def test_an_unknown_ticket_or_version_is_not_found(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await explain(client, **subject)
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_failed_risk_condition_shows_the_risk_the_rule_saw(
+    client: AsyncRouterClient, router: Running
+) -> None:
+    rules = ("default_queue: triage\nrules:\n  - id: hopeless\n"
+             "    when: {sla_risk: {gt: 0.999999}}\n    route_to: billing\n")
+    await client.call("RuleService", "PublishRules", rules_pb.PublishRulesRequest(text=rules))
+    for n in range(30):  # a long triage queue: its risk differs from the one rules see
+        await client.submit_ticket(make_ticket(f"ex-wait-{n}", "Invoice wrong", "Charged twice."))
+    await asyncio.sleep(1.0)  # the router's view of queue states is at most 0.5 s old
+    reply = await explain(client, ticket=GERMAN_VIP)
+
+    (check,) = reply.rules
+    assert reply.decision.queue == "triage" and reply.scores.sla_risk != pytest.approx(
+        router.app.scoring.sla_risk(GERMAN_VIP, None, convert.PRIORITY_NAMES[
+            reply.scores.priority]))
+    predicted = convert.PRIORITY_NAMES[reply.scores.priority]
+    seen = router.app.scoring.sla_risk(GERMAN_VIP, None, predicted)  # no queue state
+    assert check.failed_condition.endswith(f" (was: {seen})") and seen <= 0.999999

@@ -15,6 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from clients.client import AsyncRouterClient
 from clients.requests import make_ticket
 from router.embedded_redis import EmbeddedRedis
+from router.health import RedisHealth
 from router.serve import running_router
 from router.services import SERVICE_NAMES
 from tests.router.service.conftest import eventually, router_settings
@@ -104,3 +105,13 @@ async def test_sigterm_turns_health_not_serving_before_the_server_stops(
         assert await asyncio.to_thread(router.process.wait, 20) == 0, router.log_tail()
     finally:
         await asyncio.to_thread(router.stop)
+
+
+async def test_a_redis_that_answers_with_an_error_is_not_serving(redis_url: str) -> None:
+    broken = RedisHealth(redis_url.rsplit("/", 1)[0] + "/99999", SERVICE_NAMES, 1.0)  # bad db
+    try:
+        assert await broken.check() is False
+        answer = await broken.servicer.Check(health_pb2.HealthCheckRequest(service=""), None)
+        assert answer.status == NOT_SERVING
+    finally:
+        await broken.aclose()

@@ -249,3 +249,16 @@ def test_each_risk_is_the_models_in_the_replayed_state(model_dir: Path) -> None:
         ("P3", "P1"), ("P2", "P1")]
     assert result.rule_hits == [("all", 4, 2)]
     assert not math.isnan(result.predicted_breaches_after)
+
+
+def test_without_an_sla_model_a_risk_rule_matches_nothing_as_live(model_dir: Path) -> None:
+    full = Scorer.load(model_dir)
+    no_risk = Scorer(full.vectorizer, {t: m for t, m in full.models.items() if t != "sla_risk"},
+                     full.metadata)
+    (ticket,) = demo_tickets(1, seed=4, id_prefix="n-")
+    past = [PastTicket(ticket, pb.Scores(category="billing", category_confidence=0.9),
+                       "billing", "P3", 100.0, None)]
+    draft = RuleSet.parse("default_queue: billing\nrules:\n  - id: calm\n"
+                          "    when: {sla_risk: {lt: 0.3}}\n    route_to: calm\n", "yaml")
+    result = simulate(past, draft, no_risk, {})
+    assert not result.risk_scored and result.rule_hits == [] and result.queue_changed == 0
