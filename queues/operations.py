@@ -408,12 +408,16 @@ class Operations:
         return Call(parse=_tickets(ids), command="hmget", args=[self.keys.tickets, *ids])
 
     def transfer(
-        self, ticket_id: str, to_queue: str, *, note: str | None = None
+        self, ticket_id: str, to_queue: str, *, note: str | None = None,
+        holder: str | None = None,
     ) -> Call[TicketState]:
         _identifier(ticket_id, "ticket_id")
         check_name(to_queue, "queue")
+        if holder is not None:
+            _identifier(holder, "agent_id")
         return self._script(
-            "transfer", TicketState.from_record, ticket_id, to_queue, _note(note, "note")
+            "transfer", TicketState.from_record, ticket_id, to_queue, _note(note, "note"),
+            holder or "",
         )
 
     def cancel(self, ticket_id: str, *, note: str | None = None) -> Call[TicketState]:

@@ -172,17 +172,22 @@ class QueueStore:
         """The known tickets among `ticket_ids` (one round trip), by id; unknown ones left out."""
         return self._run(self.ops.get_tickets(ticket_ids)) if ticket_ids else {}
 
-    def transfer(self, ticket_id: str, to_queue: str, *, note: str | None = None) -> TicketState:
+    def transfer(
+        self, ticket_id: str, to_queue: str, *, note: str | None = None,
+        holder: str | None = None,
+    ) -> TicketState:
         """Move a ticket to another queue, taking it from its agent if it has one.
 
         Args:
             note: why, kept as `note` in the `transferred` event (at most `MAX_NOTE_CHARS`).
+            holder: only if this agent holds the ticket (offered or assigned), checked in the
+                same script (an agent moving its own ticket).
 
         Raises:
             NotFound: unknown ticket or queue. FailedPrecondition: completed or cancelled.
-            InvalidArgument: the note is too long.
+            InvalidArgument: the note is too long. NotOfferHolder: `holder` does not hold it.
         """
-        return self._run(self.ops.transfer(ticket_id, to_queue, note=note))
+        return self._run(self.ops.transfer(ticket_id, to_queue, note=note, holder=holder))
 
     def cancel(self, ticket_id: str, *, note: str | None = None) -> TicketState:
         """Withdraw a ticket for good (idempotent: a repeat emits no event).
@@ -505,9 +510,10 @@ class AsyncQueueStore:
         return await self._run(self.ops.get_tickets(ticket_ids)) if ticket_ids else {}
 
     async def transfer(
-        self, ticket_id: str, to_queue: str, *, note: str | None = None
+        self, ticket_id: str, to_queue: str, *, note: str | None = None,
+        holder: str | None = None,
     ) -> TicketState:
-        return await self._run(self.ops.transfer(ticket_id, to_queue, note=note))
+        return await self._run(self.ops.transfer(ticket_id, to_queue, note=note, holder=holder))
 
     async def cancel(self, ticket_id: str, *, note: str | None = None) -> TicketState:
         return await self._run(self.ops.cancel(ticket_id, note=note))

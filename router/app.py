@@ -23,7 +23,13 @@ from router import convert
 from router.admission import AdmissionLimit
 from router.api.ticket_router.v1 import rule_service_pb2 as rules_pb
 from router.api.ticket_router.v1 import ticket_pb2 as pb
-from router.errors import InvalidArgument, NotFound, Unavailable
+from router.errors import (
+    InvalidArgument,
+    NotFound,
+    NotOfferHolder,
+    PermissionDenied,
+    Unavailable,
+)
 from router.health import RedisHealth
 from router.history.database import create_schema, open_database
 from router.history.queries import list_agents, past_submissions
@@ -338,14 +344,22 @@ class RouterApp:
         return state
 
     async def transfer(
-        self, ticket_id: str, queue: str, priority: int | None, note: str | None = None
+        self, ticket_id: str, queue: str, priority: int | None, note: str | None = None,
+        holder: str | None = None,
     ) -> TicketState:
         """Move a ticket to another queue (and priority), back to waiting there (`note`: why,
-        kept in its event)."""
+        kept in its event; `holder`: only if this agent holds it, checked atomically).
+
+        Raises:
+            PermissionDenied: `holder` does not hold the ticket.
+        """
         before = await self.queues.get_ticket(ticket_id)
         if before is None:
             raise NotFound(f"ticket {ticket_id!r} does not exist")
-        state = await self.queues.transfer(ticket_id, queue, note=note)
+        try:
+            state = await self.queues.transfer(ticket_id, queue, note=note, holder=holder)
+        except NotOfferHolder as error:  # the caller's own ticket or nothing: its permission
+            raise PermissionDenied(error.message) from error
         if priority is not None and priority != state.priority:
             # Deadlines follow the new priority, counted from the original submission.
             data = state.data or {}

@@ -5,10 +5,13 @@
 -- ARGV[3] ticket id
 -- ARGV[4] target queue
 -- ARGV[5] the caller's note, why ("" or none: none); `note` in the event's data
+-- ARGV[6] the agent that must hold the ticket (offered or assigned), or "" for anyone
 -- Derived keys: waiting/arrivals of both queues, the previous agent's index keys.
 -- Reply: {"ok": ticket record}; errors not_found (ticket, queue), failed_precondition
--- (completed or cancelled).
+-- (completed or cancelled), not_offer_holder (not held by the agent named in ARGV[6]).
 local ticket_id, target, note = ARGV[3], ARGV[4], optional_text(ARGV[5])
+local holder = ARGV[6] or ''
+
 local t = load_ticket(ticket_id)
 if not t then return fail('not_found', 'ticket ' .. ticket_id .. ' does not exist', 'ticket_id') end
 if not queue_config(target) then
@@ -17,6 +20,10 @@ end
 if t.status == 'completed' or t.status == 'cancelled' then
   return fail('failed_precondition', 'ticket ' .. ticket_id .. ' is ' .. t.status ..
               ' and cannot be transferred', 'ticket_id')
+end
+if holder ~= '' and (t.agent ~= holder or (t.status ~= 'offered' and t.status ~= 'assigned')) then
+  return fail('not_offer_holder', 'agent ' .. holder .. ' may transfer only tickets offered or ' ..
+              'assigned to it; ticket ' .. ticket_id .. ' is not', 'agent_id')
 end
 if t.status == 'waiting' and t.queue == target then return ok(t) end
 

@@ -13,7 +13,7 @@ from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
 from router.api.ticket_router.v1 import ticket_service_pb2_grpc as tickets_grpc
 from router.app import Routed, RouterApp
 from router.auth import Role
-from router.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from router.errors import FailedPrecondition, InvalidArgument
 from router.history.models import HistoryEvent
 from router.history.queries import ticket_timeline
 from router.interceptors import current_principal
@@ -119,18 +119,13 @@ class TicketService(tickets_grpc.TicketServiceServicer):
         if request.priority and request.priority not in convert.PRIORITY_NAMES:
             raise InvalidArgument("use PRIORITY_P1..PRIORITY_P4", field="priority")
         note = check_note(request.reason, "reason")
-        principal = current_principal()
-        if principal.role is Role.AGENT:  # an agent moves only what it holds
+        principal, holder = current_principal(), None
+        if principal.role is Role.AGENT:  # an agent moves only what it holds (checked in Redis)
             check_id(request.agent_id, "agent_id")
             principal.require_agent(request.agent_id)
-            holder = (await self.app.ticket(request.ticket_id)).state.agent_id
-            if holder != request.agent_id:
-                raise PermissionDenied(
-                    f"agent {request.agent_id!r} may transfer only tickets offered or assigned "
-                    f"to it; ticket {request.ticket_id!r} is not"
-                )
+            holder = request.agent_id
         state = await self.app.transfer(
-            request.ticket_id, request.queue, request.priority or None, note
+            request.ticket_id, request.queue, request.priority or None, note, holder
         )
         if state.status in (TicketStatus.COMPLETED, TicketStatus.CANCELLED):
             raise FailedPrecondition(f"ticket {request.ticket_id!r} is {state.status.value}")

@@ -11,7 +11,7 @@ import pytest
 from queues import QueueStore, TicketStatus
 from queues.events import Event
 from queues.operations import MAX_DURATION_S, MAX_EPOCH_S, MAX_NOTE_CHARS
-from router.errors import FailedPrecondition, InvalidArgument, NotFound
+from router.errors import FailedPrecondition, InvalidArgument, NotFound, NotOfferHolder
 
 
 def drain_order(store: QueueStore, queue: str = "support") -> list[str]:
@@ -251,3 +251,22 @@ def test_durations_and_times_are_bounded_where_the_scripts_store_them(store: Que
     assert store.assign("support").ticket_id == "near"  # type: ignore[union-attr]
     assert store.assign("support").ticket_id == "latest"  # type: ignore[union-attr]
     assert store.expire_due(10) == []  # a 100-year offer does not expire now
+
+
+def test_a_transfer_for_a_holder_moves_only_a_ticket_it_holds(store: QueueStore) -> None:
+    store.set_queue_policy("tier2")
+    store.upsert_agent("ann", ["support"], {}, {"email": 1})
+    store.upsert_agent("bob", ["support"], {}, {"email": 1})
+    store.enqueue("t1", "support", 2, "email")
+    store.enqueue("t2", "support", 2, "email")
+    holder_of_t1 = store.assign("support").agent_id  # type: ignore[union-attr]
+    other = "bob" if holder_of_t1 == "ann" else "ann"
+    store.enqueue("t3", "support", 2, "email")  # waits: nobody is free after t2's offer
+    store.assign("support")
+
+    for ticket_id, agent in (("t1", other), ("t3", holder_of_t1)):
+        with pytest.raises(NotOfferHolder, match="may transfer only tickets"):
+            store.transfer(ticket_id, "tier2", holder=agent)
+    assert store.get_ticket("t1").queue == "support"  # type: ignore[union-attr]
+    moved = store.transfer("t1", "tier2", holder=holder_of_t1)
+    assert (moved.queue, moved.status) == ("tier2", TicketStatus.WAITING)

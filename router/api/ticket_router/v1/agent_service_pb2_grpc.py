@@ -104,8 +104,10 @@ class AgentServiceServicer:
         """Streams offers to one agent's desktop until the call is cancelled.
 
         On (re)connection with `resume_after` the server first sends the withdrawals of this
-        agent's offers since that token (those the client missed while away, within the event
-        stream's retention), then every offer the agent holds now (sent again on each connection:
+        agent's offers since that token (those the client missed while away; it searches the
+        50,000 events of all agents after the token, so after a longer absence a client should
+        drop any offer that is not sent again), then every offer the agent holds now (sent again
+        on each connection:
         an offer is a reservation, so one not yet answered is never lost), then new offers and
         withdrawals as they happen. A client that reconnects with the resume token of the last
         message it processed loses nothing.
