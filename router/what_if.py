@@ -158,7 +158,8 @@ def available_agents(agents: Iterable[Agent]) -> dict[str, int]:
 def replay_queue_states(
     arrivals: Sequence[tuple[str, float, float | None]],
 ) -> list[tuple[int, float]]:
-    """Each arrival's queue (depth, oldest wait in seconds) just before it joins.
+    """Each arrival's queue (depth, oldest wait in seconds) just before it joins; the queues
+    start empty (tickets that arrived before the first one are not counted).
 
     Args:
         arrivals: (queue, arrived, left or None while waiting), in arrival order.
