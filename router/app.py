@@ -38,6 +38,7 @@ from router.history_recorder import HistoryRecorder
 from router.live_rules import LiveRules, RuleScores, decision_message, ticket_values
 from router.metrics import RouterMetrics
 from router.offer_hub import OfferHub
+from router.outage_log import OutageLog
 from router.queue_states import RecentQueueStates
 from router.rule_store import StoredRuleSet
 from router.rules import Condition, Decision, RuleSet, TicketValues
@@ -542,11 +543,13 @@ class RouterApp:
             self.history_writer.keep_alive()
 
     async def _sweep_forever(self) -> None:
+        outage = OutageLog(logger, "sweep")
         while True:
             try:
                 await self.sweep_once()
+                outage.recovered()
             except Unavailable as error:
-                logger.warning("sweep skipped: %s", error)
+                outage.failed(error)
             except Exception:
                 logger.exception("sweep failed")
             await asyncio.sleep(SWEEP_INTERVAL_S)

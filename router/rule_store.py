@@ -37,6 +37,7 @@ from router.config_document import (
     parse_format,
 )
 from router.errors import NotFound, Unavailable
+from router.outage_log import OutageLog
 from router.rules import RuleSet
 
 logger = logging.getLogger(__name__)
@@ -314,6 +315,7 @@ class RuleWatcher:
         self._skipped = 0  # newest version that failed to compile here, so it is not retried
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._outage = OutageLog(logger, "rule watcher")
         self._refreshing = asyncio.Lock()
         self._changed = asyncio.Condition()
 
@@ -387,7 +389,7 @@ class RuleWatcher:
             try:
                 await self._listen()
             except (Unavailable, redis.RedisError, OSError) as error:
-                logger.warning("rule watcher lost Redis (%s); retrying", error)
+                self._outage.failed(error)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.poll_interval_s)
 
@@ -397,6 +399,7 @@ class RuleWatcher:
             await pubsub.subscribe(self.store.channel)
             # Check after subscribing: a version published before the subscription is not lost.
             await self.refresh()
+            self._outage.recovered()
             next_poll = time.monotonic() + self.poll_interval_s
             while not self._stopping.is_set():
                 wait = min(STOP_CHECK_S, max(0.0, next_poll - time.monotonic()))

@@ -38,6 +38,7 @@ from router import convert
 from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.errors import FailedPrecondition, NotFound, Unavailable
 from router.metrics import RouterMetrics
+from router.outage_log import OutageLog
 from router.queue_states import RecentQueueStates
 from router.sla.escalation import (
     EscalationPolicy,
@@ -279,16 +280,18 @@ class SlaSweep:
         Args:
             reports: called with each sweep's report.
         """
+        outage = OutageLog(logger, "SLA sweep")
         while True:
             try:
                 report = await self.sweep_once()
+                outage.recovered()
                 if reports is not None:
                     reports(report)
                 if len(report.checked) >= self.batch:
                     logger.warning("SLA sweep checked a full batch of %d; checks run late",
                                    self.batch)
             except Unavailable as error:
-                logger.warning("SLA sweep skipped: %s", error)
+                outage.failed(error)
             except Exception:
                 logger.exception("SLA sweep failed")
             await asyncio.sleep(self.tick_s)
