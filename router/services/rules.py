@@ -20,8 +20,9 @@ FORMATS = {rules_pb.RULE_FORMAT_YAML: "yaml", rules_pb.RULE_FORMAT_TOML: "toml"}
 FORMAT_VALUES = {name: value for value, name in FORMATS.items()}
 
 
-def _format(value: int, text: str) -> str:
-    """The format named by the request, or detected from the text when it names none.
+def _draft_format(value: int, text: str) -> str:
+    """A draft's format, named by the request or detected from the text when it names none,
+    once the text is there and within the limit.
 
     Raises:
         InvalidArgument: an empty or too large text, or an unknown format.
@@ -78,7 +79,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
         self, request: rules_pb.ValidateRulesRequest, context: grpc.aio.ServicerContext
     ) -> rules_pb.ValidateRulesResponse:
         problems = self.app.rules.problems(
-            request.text, _format(request.format, request.text), await self.app.queue_names()
+            request.text, _draft_format(request.format, request.text), await self.app.queue_names()
         )
         return rules_pb.ValidateRulesResponse(
             valid=not problems,
@@ -93,7 +94,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
     async def PublishRules(
         self, request: rules_pb.PublishRulesRequest, context: grpc.aio.ServicerContext
     ) -> rules_pb.PublishRulesResponse:
-        fmt = _format(request.format, request.text)
+        fmt = _draft_format(request.format, request.text)
         published = await self.app.publish_rules(request.text, fmt, current_principal().name)
         return rules_pb.PublishRulesResponse(
             version=published.version, published_at=convert.timestamp(published.published_at)
@@ -124,7 +125,7 @@ class RuleService(rules_grpc.RuleServiceServicer):
             raise InvalidArgument("`since` must be before `until`", field="since")
         limit = _bounded(request.limit, DEFAULT_LIMIT, MAX_LIMIT, "limit")
         examples = _bounded(request.max_examples, DEFAULT_EXAMPLES, MAX_EXAMPLES, "max_examples")
-        fmt = _format(request.format, request.text)
+        fmt = _draft_format(request.format, request.text)
         result = await self.app.simulate_rules(
             request.text, fmt, since=since, until=until, limit=limit, max_examples=examples
         )
