@@ -447,7 +447,7 @@ class RouterApp:
         # refused whole before any change
         candidate = self.rules.store.validate(text, fmt, known_queues=existing)
         for name in sorted(candidate.queue_names() - existing):
-            await self.queues.set_queue_policy(name, offer_timeout_s=self.settings.offer_timeout_s)
+            await self._create_queue(name)
         stored = await self.rules.publish(text, fmt, author)
         await self.recorder.rule_version(stored)
         return stored

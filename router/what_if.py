@@ -130,8 +130,9 @@ def past_ticket(row: Ticket, projection: TicketProjection | None) -> PastTicket:
         attributes=row.attributes,
         created_at=convert.timestamp(_seconds(row.created_at)),
     )
+    # the model's priority; a row without its probabilities: the priority it was queued with
     probabilities = row.priority_probabilities or {}
-    predicted = max(probabilities, key=probabilities.__getitem__) if probabilities else ""
+    predicted = max(probabilities, key=probabilities.__getitem__) if probabilities else row.priority
     scores = pb.Scores(
         category=row.category,
         category_confidence=row.category_confidence,
@@ -225,8 +226,7 @@ def simulate(
 
     decisions = []
     for index, past in enumerate(tickets):
-        # the model's priority; a row without probabilities: the priority it was queued with
-        model_priority = convert.PRIORITY_NAMES.get(past.scores.priority, "") or past.priority
+        model_priority = convert.PRIORITY_NAMES.get(past.scores.priority, "")
         scores = RuleScores(past.scores, lambda i=index, p=model_priority: risk(
             i, QueueState(priority=p)))
         decisions.append(draft.decide(ticket_values(past.ticket), scores))

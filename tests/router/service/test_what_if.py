@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -20,11 +21,12 @@ from router.api.ticket_router.v1 import ticket_pb2 as pb
 from router.api.ticket_router.v1 import ticket_service_pb2 as tickets_pb
 from router.cli import app as cli_app
 from router.demo import demo_tickets
+from router.history.models import Ticket
 from router.history.queries import past_submissions
 from router.rules import RuleSet
 from router.scoring_adapter import scoring_ticket
 from router.serve import Running
-from router.what_if import PastTicket, replay_queue_states, simulate
+from router.what_if import PastTicket, past_ticket, replay_queue_states, simulate
 from scoring.features import QueueState
 from scoring.scorer import Scorer
 from tests.router.service.conftest import eventually
@@ -262,3 +264,13 @@ def test_without_an_sla_model_a_risk_rule_matches_nothing_as_live(model_dir: Pat
                           "    when: {sla_risk: {lt: 0.3}}\n    route_to: calm\n", "yaml")
     result = simulate(past, draft, no_risk, {})
     assert not result.risk_scored and result.rule_hits == [] and result.queue_changed == 0
+
+
+def test_a_history_row_gives_the_models_priority_else_the_queued_one() -> None:
+    row = Ticket(id="h-1", subject="s", queue="billing", priority="P2",
+                 priority_probabilities={"P1": 0.1, "P3": 0.7, "P4": 0.2},
+                 submitted_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert past_ticket(row, None).scores.priority == pb.PRIORITY_P3
+    row.priority_probabilities = {}
+    past = past_ticket(row, None)
+    assert (past.scores.priority, past.priority, past.left_at) == (pb.PRIORITY_P2, "P2", None)
